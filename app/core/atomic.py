@@ -1,0 +1,51 @@
+"""Atomic file writes: a temporary file in the same folder, then a rename.
+
+A crash or a full disk mid-write leaves the old file intact, never half of a new one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def atomic_target(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """A temporary sibling to write to (by a library that wants a path), and the target.
+
+    Call :func:`commit` with both once the library has finished writing.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix="".join(target.suffixes) or ".tmp", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    return Path(tmp), target
+
+
+def commit(tmp: Path, target: Path) -> Path:
+    os.replace(tmp, target)
+    return target
