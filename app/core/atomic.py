@@ -10,11 +10,20 @@ import tempfile
 from pathlib import Path
 
 
+def _mode_for(target: Path) -> int:
+    """Keep an existing file's permissions; a new one gets the usual 0644 (mkstemp makes 0600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        return 0o644
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -47,5 +56,6 @@ def atomic_target(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def commit(tmp: Path, target: Path) -> Path:
+    os.chmod(tmp, _mode_for(target))
     os.replace(tmp, target)
     return target

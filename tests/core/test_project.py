@@ -1,0 +1,102 @@
+"""The project file: round trip, atomic save, migrations, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from app.core.graph import sequential
+from app.core.project import VERSION, Project, ProjectError, load_project
+from app.core.settings import Augmentation, DataSettings, Schedule, TrainSettings
+
+
+def make() -> Project:
+    g = sequential([("InputLayer", {"shape": [28, 28, 1]}), ("Flatten", {}), ("Dense", {"units": 10})])
+    return Project(
+        graph=g,
+        data=DataSettings(source="sample:digits", augmentation=Augmentation(flip="horizontal")),
+        training=TrainSettings(optimizer="sgd", schedule=Schedule(name="cosine"), epochs=3),
+        name="demo",
+    )
+
+
+def test_roundtrip_keeps_everything(tmp_path):
+    p = make()
+    path = p.save(tmp_path / "demo.layerlab")
+    q = load_project(path)
+    assert q.to_dict() == p.to_dict()
+    assert q.data.augmentation.flip == "horizontal" and q.training.schedule.name == "cosine"
+    assert json.loads(path.read_text())["format"] == "layerlab-project"
+
+
+def test_save_is_atomic_and_leaves_no_temporaries(tmp_path, monkeypatch):
+    p = make()
+    path = p.save(tmp_path / "demo.layerlab")
+    before = path.read_text()
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    p.name = "changed"
+    with pytest.raises(OSError):
+        p.save(path)
+    assert path.read_text() == before
+    assert [f.name for f in tmp_path.iterdir()] == ["demo.layerlab"]
+
+
+def test_save_as_carries_the_weights_sidecar(tmp_path):
+    p = make()
+    p.save(tmp_path / "a.layerlab")
+    (tmp_path / "a.weights.npz").write_bytes(b"weights")
+    p.weights_file = "a.weights.npz"
+    (tmp_path / "sub").mkdir()
+    p.save(tmp_path / "sub" / "b.layerlab")
+    assert (tmp_path / "sub" / "b.weights.npz").read_bytes() == b"weights"
+    assert load_project(tmp_path / "sub" / "b.layerlab").weights_file == "b.weights.npz"
+
+
+def test_version_zero_is_migrated(tmp_path):
+    old = {"format": "layerlab-project", "version": 0,
+           "layers": [{"id": "n1", "class_name": "InputLayer", "params": {"shape": [4]}}], "links": []}
+    path = tmp_path / "old.layerlab"
+    path.write_text(json.dumps(old))
+    assert [n.class_name for n in load_project(path).graph] == ["InputLayer"]
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b'{"format": "layerlab-project", "version": 1, "graph": {"nod', "truncated"),
+        (bytes(range(256)) * 4, "binary"),
+        (json.dumps({"format": "layerlab-project", "version": VERSION + 1, "graph": {}}).encode(), "newer"),
+        (b"[1, 2, 3]", "JSON object"),
+        (json.dumps({"format": "something-else", "version": 1}).encode(), "not a LayerLab project"),
+        (json.dumps({"format": "layerlab-project", "version": 1, "graph": {"nodes": [{"x": 1}]}}).encode(),
+         "not a valid"),
+        (json.dumps({"format": "layerlab-project", "version": "one", "graph": {}}).encode(), "invalid version"),
+        (json.dumps({"format": "layerlab-project", "version": 1}).encode(), "no network graph"),
+    ],
+)
+def test_bad_files_are_refused_with_the_file_named(tmp_path, content, words):
+    path = tmp_path / "bad.layerlab"
+    path.write_bytes(content)
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    assert str(path) in str(info.value) and words in str(info.value)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(ProjectError, match="not found"):
+        load_project(tmp_path / "nope.layerlab")
+    with pytest.raises(ProjectError, match="folder"):
+        load_project(tmp_path)
+
+
+def test_settings_ignore_unknown_keys_and_fill_defaults():
+    t = TrainSettings.from_dict({"epochs": 4, "from_the_future": True, "schedule": "step"})
+    assert t.epochs == 4 and t.schedule.name == "step" and t.optimizer == "adam"
