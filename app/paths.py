@@ -8,33 +8,29 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
-def _locate(top: str, package: str) -> Path:
+def _locate(top: str) -> Path:
+    """``models``/``resources`` at the top of a checkout, else the installed ``app/_models``..."""
     candidate = _CHECKOUT / top
     if candidate.is_dir() and (_CHECKOUT / "pyproject.toml").is_file():
         return candidate
-    try:
-        found = resources.files(package)
-    except ModuleNotFoundError:
-        return candidate
-    return Path(str(found))
+    return Path(__file__).resolve().parent / f"_{top}"
 
 
 @cache
 def models_dir() -> Path:
     """The folder of built-in templates (``*.layerlab``)."""
-    return _locate("models", "app._models")
+    return _locate("models")
 
 
 @cache
 def resources_dir() -> Path:
     """The folder of icons, style sheets and generated catalogs."""
-    return _locate("resources", "app._resources")
+    return _locate("resources")
 
 
 def cache_dir() -> Path:

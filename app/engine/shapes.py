@@ -138,7 +138,13 @@ class ShapeInference:
     def _compute(self, node: Node, shapes: list[Shape]) -> LayerInfo:
         import keras
 
-        from app.engine.layers import LayerConfigError, call_kwargs, clean_keras_message, describe, make_layer
+        from app.engine.layers import (
+            LayerConfigError,
+            call_kwargs,
+            clean_keras_message,
+            describe,
+            make_layer,
+        )
 
         self.layers_built += 1
         try:
