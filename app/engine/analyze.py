@@ -156,8 +156,13 @@ def fmt_bytes(n: int) -> str:
 class Analyzer:
     """Runs every rule; keeps a shape cache so that re-analysis after an edit is cheap."""
 
-    def __init__(self) -> None:
-        self.shapes = ShapeInference()
+    def __init__(self, *, persistent: bool = True) -> None:
+        store = None
+        if persistent:
+            from app.engine.shape_store import ShapeStore
+
+            store = ShapeStore()
+        self.shapes = ShapeInference(store=store)
         self.catalog = load_catalog()
 
     # -- entry point ------------------------------------------------------

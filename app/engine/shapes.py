@@ -10,6 +10,7 @@ or parameters changed are built again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Sequence
@@ -81,35 +82,54 @@ def _key(node: Node, inputs: Sequence[Shape]) -> str:
 
 
 class ShapeInference:
-    """Cached per-layer inference over a graph; one instance per document."""
+    """Cached per-layer inference over a graph; one instance per document.
 
-    def __init__(self, max_cache: int = 20000) -> None:
+    Two caches: one in memory, and an optional on-disk ``ShapeStore`` shared
+    across sessions. Keras is imported only when a layer is in neither.
+    """
+
+    def __init__(self, max_cache: int = 20000, store: Any = None) -> None:
         self._cache: dict[str, LayerInfo] = {}
         self._max_cache = max_cache
+        self.store = store
         self.layers_built = 0  # how many layers Keras built (cache misses), for tests and benchmarks
 
     def clear(self) -> None:
         self._cache.clear()
 
     def infer(self, graph: NetworkGraph) -> dict[str, LayerInfo]:
-        from keras.src.backend.common import global_state
-        from keras.src.backend.common.stateless_scope import StatelessScope
-
         order = graph.topological_order()
         infos: dict[str, LayerInfo] = {}
-        pending = global_state.get_global_attribute("uninitialized_variables") or []
-        before = len(pending)
-        try:
-            with StatelessScope(initialize_variables=False):
-                for nid in order:
-                    infos[nid] = self._infer_node(graph, graph.node(nid), infos)
-        finally:
-            pending = global_state.get_global_attribute("uninitialized_variables")
-            if pending is not None and len(pending) > before:
-                del pending[before:]  # analysis layers are thrown away; never initialize them
+        with contextlib.ExitStack() as stack:
+            self._scope: contextlib.ExitStack | None = stack
+            self._scoped = False
+            for nid in order:
+                infos[nid] = self._infer_node(graph, graph.node(nid), infos)
+        self._scope = None
+        if self.store is not None:
+            self.store.flush()
         if len(self._cache) > self._max_cache:
             self._cache.clear()
         return infos
+
+    def _enter_keras(self) -> None:
+        """Import Keras and open a scope in which layer variables are never initialized."""
+        if self._scoped or self._scope is None:
+            return
+        from keras.src.backend.common import global_state
+        from keras.src.backend.common.stateless_scope import StatelessScope
+
+        pending = global_state.get_global_attribute("uninitialized_variables") or []
+        before = len(pending)
+
+        def forget() -> None:
+            left = global_state.get_global_attribute("uninitialized_variables")
+            if left is not None and len(left) > before:
+                del left[before:]  # analysis layers are thrown away; never initialize them
+
+        self._scope.callback(forget)
+        self._scope.enter_context(StatelessScope(initialize_variables=False))
+        self._scoped = True
 
     def _infer_node(self, graph: NetworkGraph, node: Node, infos: dict[str, LayerInfo]) -> LayerInfo:
         if node.class_name == INPUT_CLASS:
@@ -129,10 +149,17 @@ class ShapeInference:
             shapes.append(shape)
         key = _key(node, shapes)
         hit = self._cache.get(key)
+        if hit is None and self.store is not None:
+            hit = self.store.get(key)
+            if hit is not None:
+                self._cache[key] = hit
         if hit is not None:
             return hit
+        self._enter_keras()
         info = self._compute(node, shapes)
         self._cache[key] = info
+        if self.store is not None:
+            self.store.put(key, info)
         return info
 
     def _compute(self, node: Node, shapes: list[Shape]) -> LayerInfo:

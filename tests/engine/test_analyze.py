@@ -286,7 +286,7 @@ def test_only_the_edited_part_is_rebuilt():
     layers = [INPUT] + [("Conv2D", {"filters": 4 + i, "kernel_size": 3, "padding": "same"}) for i in range(10)] + [
         ("Flatten", {}), ("Dense", {"units": 10, "activation": "softmax"})]
     p = project(layers)
-    analyzer = Analyzer()
+    analyzer = Analyzer(persistent=False)
     analyzer.analyze(p)
     built = analyzer.shapes.layers_built
     assert built == 12
