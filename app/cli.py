@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--unsafe", action="store_true", help="trust a model file that needs arbitrary code")
     s.set_defaults(func=cmd_import)
 
+    from app.cli_train import add_train_parser
+
+    add_train_parser(sub)
+
     s = sub.add_parser("data", help="scan an image dataset folder and report on its health")
     s.add_argument("dir", metavar="DIR")
     s.add_argument("--json", action="store_true")
