@@ -152,23 +152,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-EXPORT_FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    if args.to != "keras":
-        raise UsageError(f"export to '{args.to}' is not available in this version yet (available: keras)")
-    path = Path(args.project)
-    project, _ = _load_any(path, args.unsafe)
-    _quiet_tensorflow()
-    from app.engine.export_keras import export_keras
-    from app.engine.model_import import project_weights
-
-    out = export_keras(project, Path(args.output), weights=project_weights(project))
-    print(f"wrote {out}")
-    return EXIT_OK
-
-
 def cmd_data(args: argparse.Namespace) -> int:
     from app.cli_data import cmd_data as run_data
 
@@ -234,12 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_data)
 
-    s = sub.add_parser("export", help="export a project's network")
-    s.add_argument("project")
-    s.add_argument("--to", required=True, choices=EXPORT_FORMATS, metavar="FORMAT", help=", ".join(EXPORT_FORMATS))
-    s.add_argument("-o", "--output", required=True, metavar="PATH")
-    s.add_argument("--unsafe", action="store_true", help="trust a model file that needs arbitrary code")
-    s.set_defaults(func=cmd_export)
+    from app.cli_export import add_export_parser
+    from app.cli_predict import add_predict_parser
+
+    add_export_parser(sub)
+    add_predict_parser(sub)
     return p
 
 

@@ -1,0 +1,121 @@
+"""``layerlab predict`` and ``layerlab export``: output, JSON shape and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+keras = pytest.importorskip("keras")
+
+import app.cli as cli  # noqa: E402
+from app.cli_export import add_export_parser  # noqa: E402
+from app.cli_predict import add_predict_parser, gradcam_targets  # noqa: E402
+
+LABELS = ["zero", "one", "two", "three"]
+
+
+@pytest.fixture(autouse=True)
+def commands(monkeypatch):
+    """The parser with this module's predict/export commands (until cli.py registers them itself)."""
+    original = cli.build_parser
+
+    def build_parser():
+        parser = original()
+        sub = next(a for a in parser._actions if a.dest == "command")
+        if "predict" not in sub.choices:
+            add_predict_parser(sub)
+        if "export" in sub.choices and getattr(sub.choices["export"].get_default("func"), "__module__", "") == "app.cli":
+            del sub.choices["export"]
+            add_export_parser(sub)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
+    folder = tmp_path_factory.mktemp("run")
+    model.save(folder / "model.keras")
+    (folder / "classes.json").write_text(json.dumps(LABELS))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pics")
+    a, b = d / "a.png", d / "b.jpg"
+    Image.fromarray(np.arange(100, dtype=np.uint8).reshape(10, 10), "L").save(a)
+    Image.new("RGB", (8, 5), (90, 20, 200)).save(b)
+    return a, b
+
+
+def test_json_rows_with_top_k(capsys, run_dir, pictures):
+    code, out, _ = run(capsys, "predict", str(run_dir), *map(str, pictures), "--top-k", "2", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["image"] for r in rows] == [str(p) for p in pictures]
+    for row in rows:
+        assert set(row) == {"image", "top"} and len(row["top"]) == 2
+        assert all(set(t) == {"label", "probability"} and t["label"] in LABELS for t in row["top"])
+        assert row["top"][0]["probability"] >= row["top"][1]["probability"]
+
+
+def test_table_and_gradcam(capsys, run_dir, pictures, tmp_path):
+    code, out, _ = run(capsys, "predict", str(run_dir), str(pictures[0]), "--gradcam", str(tmp_path / "cam.png"))
+    assert code == 0 and str(pictures[0]) in out and "%" in out and "Grad-CAM" in out
+    assert Image.open(tmp_path / "cam.png").size == (10, 10)
+    code, out, err = run(
+        capsys, "predict", str(run_dir), *map(str, pictures), "--json", "--gradcam", str(tmp_path / "many.png")
+    )
+    assert code == 0 and json.loads(out)[1]["gradcam"] == str(tmp_path / "many-b.png")
+    assert (tmp_path / "many-a.png").is_file() and "wrote" in err
+
+
+def test_gradcam_names_for_several_images():
+    assert gradcam_targets("o.png", ["x/1.jpg"]) == [gradcam_targets("o.png", ["x/1.jpg"])[0]]
+    names = [p.name for p in gradcam_targets("out/cam.png", ["a/cat.jpg", "b/cat.png", "dog.gif"])]
+    assert names == ["cam-cat.png", "cam-cat-2.png", "cam-dog.png"]
+
+
+def test_a_non_image_exits_2_naming_it(capsys, run_dir, pictures, tmp_path):
+    bad = tmp_path / "readme.jpg"
+    bad.write_text("just text")
+    code, out, err = run(capsys, "predict", str(run_dir), str(pictures[0]), str(bad))
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0]
+    code, _, err = run(capsys, "predict", str(run_dir), str(tmp_path / "missing.png"))
+    assert code == 2 and "missing.png" in err
+
+
+def test_bad_usage_and_unsafe_models_exit_2(capsys, run_dir, pictures, tmp_path):
+    code, _, err = run(capsys, "predict", str(run_dir), str(pictures[0]), "--top-k", "0")
+    assert code == 2 and "--top-k" in err
+    code, _, err = run(capsys, "predict", str(tmp_path), str(pictures[0]))
+    assert code == 2 and "model.keras" in err
+    inputs = keras.Input((4,))
+    lam = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
+    lam.save(tmp_path / "lambda.keras")
+    code, _, err = run(capsys, "predict", str(tmp_path / "lambda.keras"), str(pictures[0]))
+    assert code == 2 and "safe mode" in err
+
+
+def test_export_every_format_from_the_command_line(capsys, run_dir, tmp_path):
+    code, out, _ = run(capsys, "export", str(run_dir / "model.keras"), "--to", "onnx", "-o", str(tmp_path / "m.onnx"))
+    assert code == 0 and (tmp_path / "m.onnx").is_file() and "wrote" in out
+    code, out, _ = run(capsys, "export", str(run_dir), "--to", "python", "-o", str(tmp_path / "train.py"))
+    assert code == 0 and "--data DIR" in out and "def build_model" in (tmp_path / "train.py").read_text()
+    code, _, err = run(capsys, "export", str(run_dir), "--to", "keras", "-o", str(tmp_path / "m.bin"))
+    assert code == 2 and "m.bin" in err
