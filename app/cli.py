@@ -217,10 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_data)
 
+    from app.cli_evaluate import add_evaluate_parser
     from app.cli_export import add_export_parser
     from app.cli_predict import add_predict_parser
 
     add_export_parser(sub)
+    add_evaluate_parser(sub)
     add_predict_parser(sub)
     return p
 

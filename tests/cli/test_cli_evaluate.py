@@ -1,0 +1,58 @@
+"""`layerlab evaluate`: the evaluate object over a held-out folder, checked by hand."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+from PIL import Image
+
+from app.cli import main
+
+
+def write_folder(root, classes, per_class, seed):
+    rng = np.random.default_rng(seed)
+    for k, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            img = rng.integers(0, 60, (12, 12), dtype=np.uint8)
+            img[:, 4 * k : 4 * k + 4] = 255  # a bright stripe whose place says the class
+            Image.fromarray(img, "L").save(root / name / f"{i}.png")
+
+
+def test_evaluate_matches_a_hand_count(tmp_path, capsys):
+    classes = ["a", "b", "c"]
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "classes.json").write_text(json.dumps(classes))
+    held = tmp_path / "held"
+    write_folder(held, ["c", "a"], 5, seed=1)  # a subset of the classes, in another order
+    (held / "a" / "broken.png").write_bytes(b"not an image")
+
+    assert main(["evaluate", str(run), "--data", str(held), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+
+    expected = np.zeros((3, 3), int)
+    for name in ("a", "c"):
+        for i in range(5):
+            img = np.asarray(Image.open(held / name / f"{i}.png"), np.float32)[None, :, :, None]
+            pred = int(np.argmax(model.predict_on_batch(img)))
+            expected[classes.index(name), pred] += 1
+    assert result["classes"] == classes
+    assert result["confusion_matrix"] == expected.tolist()
+    assert result["accuracy"] == np.trace(expected) / 10
+    assert [r["support"] for r in result["per_class"]] == [5, 0, 5]
+    assert set(result) >= {"loss", "accuracy", "classes", "confusion_matrix", "per_class"}
+
+
+def test_evaluate_bad_inputs_exit_2(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "Traceback" not in err
