@@ -537,8 +537,11 @@ def load_images_for_model(paths: Iterable[str | os.PathLike[str]], image_shape: 
 def convert_array_image(image: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
     """An in-memory image (H×W or H×W×C) converted like an array source: float32 H×W×C."""
     shape = _check_shape(image_shape)
+    import tensorflow as tf
+
     x = as_uint8_images(np.asarray(image)[None], "image")[0]
-    return _array_converter(x.shape[-1], shape, False)(x).numpy().astype(np.float32)
+    out = _array_converter(x.shape[-1], shape, False)(tf.convert_to_tensor(x))
+    return np.asarray(out, dtype=np.float32)
 
 
 # -- preprocessing and augmentation layers ------------------------------------------------

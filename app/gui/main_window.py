@@ -65,6 +65,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QTabWidget,
     QToolBar,
     QUndoView,
     QWidget,
@@ -164,7 +165,13 @@ class MainWindow(QMainWindow):
 
         # central canvas and docks
         self.canvas = CanvasView(self.project, self.undo_stack, self)
-        self.setCentralWidget(self.canvas)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("workspaceTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.canvas, "Design")
+        self.setCentralWidget(self.tabs)
+        self.workspace: Any = None  # Data / Train / Results / Predict, built after the first paint
+        self.setAcceptDrops(True)
         self.palette = LayerPalette(parent=self)
         self.inspector = Inspector(self.project, self.undo_stack, parent=self)
         self.diagnostics = DiagnosticsPanel(self)
@@ -368,8 +375,26 @@ class MainWindow(QMainWindow):
             return
         self.firstPainted.emit()
         self.start_background()
+        QTimer.singleShot(0, self.build_workspace)
         if self.offer_recovery:
             QTimer.singleShot(0, self.check_recovery)
+
+    def build_workspace(self) -> Any:
+        """The Data, Train, Results and Predict tabs (idempotent)."""
+        if self.workspace is None and not self._closed:
+            from app.gui.workspace import Workspace
+
+            self.workspace = Workspace(self)
+        return self.workspace
+
+    def mark_modified(self) -> None:
+        """A settings edit made outside the undo stack (data and training panels)."""
+        self._force_dirty = True
+        self._update_title()
+        self._schedule_analysis()
+
+    def request_analysis(self) -> None:
+        self._schedule_analysis()
 
     def start_background(self) -> None:
         """Start the analysis thread (after the first paint, so the window comes first)."""
@@ -395,6 +420,8 @@ class MainWindow(QMainWindow):
         self.diagnostics.set_loading("Checking the network…")
         self._attach(project)
         self._update_title()
+        if self.workspace is not None:
+            self.workspace.refresh_project()
         self.projectChanged.emit(project)
         QTimer.singleShot(0, self.canvas.fit)
 
@@ -419,6 +446,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._schedule_analysis()  # covers edits outside the graph (training settings)
+        if self.workspace is not None:
+            self.workspace.training.refresh_from_project()  # a fix or its undo may change the loss
         self._update_title()
 
     # -- analysis ---------------------------------------------------------------------
@@ -430,7 +459,8 @@ class MainWindow(QMainWindow):
     def _request_analysis(self) -> None:
         self._analysis_queued = False
         if not self._closed:
-            self.analysis.request(self.project)
+            classes = self.workspace.num_classes if self.workspace is not None else None
+            self.analysis.request(self.project, classes)
 
     def _on_keras_ready(self) -> None:
         self.keras_label.hide()
@@ -453,6 +483,8 @@ class MainWindow(QMainWindow):
             scene.set_analysis(analysis)
         self.inspector.set_analysis(analysis)
         self.diagnostics.set_analysis(analysis)
+        if self.workspace is not None:
+            self.workspace.set_analysis(analysis)
         self.params_label.setText(f"Parameters <b>{fmt_count(analysis.total_params)}</b>")
         batch = self.project.training.batch_size
         self.memory_label.setText(f"Training memory ≈ <b>{fmt_bytes(analysis.memory.total)}</b> (batch {batch})")
@@ -818,6 +850,9 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.workspace is not None and not self.workspace.can_close():
+            event.ignore()
+            return
         if not self.maybe_save():
             event.ignore()
             return
@@ -842,6 +877,8 @@ class MainWindow(QMainWindow):
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
+        if self.workspace is not None:
+            self.workspace.shutdown()
         self.analysis.stop()
 
     def about(self) -> None:
@@ -852,6 +889,24 @@ class MainWindow(QMainWindow):
             "About LayerLab",
             f"<h3>LayerLab {__version__}</h3><p>Design, train and use image neural networks visually, on Keras 3.</p>",
         )
+
+    # -- files dropped on the window ---------------------------------------------------------
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if self.handle_dropped_paths(paths):
+            event.acceptProposedAction()
+
+    def handle_dropped_paths(self, paths: list[Path]) -> bool:
+        """Images go to the prediction panel; a project or model file is opened."""
+        docs = [p for p in paths if p.suffix.lower() in (SUFFIX, ".keras", ".h5", ".hdf5")]
+        if docs:
+            return bool(self.open_file(docs[0]))
+        workspace = self.build_workspace()
+        return workspace is not None and workspace.handle_dropped_paths(paths)
 
     # -- smoke test ------------------------------------------------------------------------
     def grab_png(self, path: str | Path) -> bool:

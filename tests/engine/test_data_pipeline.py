@@ -238,3 +238,13 @@ def test_separate_validation_and_test_folders(tmp_path, report):
     assert d.warnings == ["The validation set's class 'fish' is not in the training set and left out"]
     assert sorted(_collect(d.validation)[1].tolist()) == [1, 1, 2, 2]
     assert _collect(d.test)[1].tolist() == [0, 0]
+
+
+def test_convert_array_image_at_the_exact_and_other_shapes():
+    from app.engine.data_pipeline import convert_array_image
+
+    img = np.arange(28 * 28, dtype=np.uint8).reshape(28, 28)
+    same = convert_array_image(img[..., None], (28, 28, 1))
+    assert same.shape == (28, 28, 1) and same.dtype == np.float32
+    np.testing.assert_array_equal(same[..., 0], img.astype(np.float32))
+    assert convert_array_image(img, (14, 14, 3)).shape == (14, 14, 3)

@@ -1,0 +1,152 @@
+"""The window's workspace tabs beyond the designer: Data, Train, Results, Predict.
+
+Built right after the window is first painted (so start-up stays fast), and
+wired here rather than in the main window: dataset scans feed the analyzer's
+class count, a finished run opens in Results and Predict, a run picked in the
+runs list reopens there too. The designer docks (palette, inspector) hide
+while another tab is in front and come back with the Design tab.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
+
+from app.paths import cache_dir
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+DESIGN, DATA, TRAIN, RESULTS, PREDICT = range(5)
+
+
+class Workspace(QObject):
+    """Owns the Data / Train / Results / Predict panels of one main window."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        from app.gui.data_panel import DatasetPanel
+        from app.gui.predict_panel import PredictionPanel
+        from app.gui.results_panel import ResultsPanel
+        from app.gui.runs_panel import RunsPanel
+        from app.gui.train_panel import TrainingPanel
+
+        self.window = window
+        self.tabs: QTabWidget = window.tabs
+        self.num_classes: int | None = None
+        provider = lambda: window.project  # noqa: E731 - the current document, whatever it is now
+
+        self.data = DatasetPanel(provider)
+        self.training = TrainingPanel(provider)
+        self.runs = RunsPanel()
+        self.results = ResultsPanel()
+        self.prediction = PredictionPanel()
+
+        train_page = QSplitter(Qt.Orientation.Vertical)
+        train_page.setObjectName("trainPage")
+        train_page.addWidget(self.training)
+        train_page.addWidget(self.runs)
+        train_page.setStretchFactor(0, 4)
+        train_page.setStretchFactor(1, 1)
+        self.tabs.addTab(self.data, "Data")
+        self.tabs.addTab(train_page, "Train")
+        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(self.prediction, "Predict")
+        self._docks_shown: dict[str, bool] = {}
+        self._scanned = ""
+        self.tabs.currentChanged.connect(self._on_tab)
+
+        self.data.scanFinished.connect(self._on_scan)
+        self.data.settingsChanged.connect(self._on_settings)
+        self.training.settingsChanged.connect(self._on_settings)
+        self.training.runStarted.connect(lambda: window.statusBar().showMessage("Training…", 3000))
+        self.training.runFinished.connect(self._on_run_finished)
+        self.runs.overlayRequested.connect(self.training.show_overlays)
+        self.runs.openModelRequested.connect(self.open_model)
+        self.refresh_project()
+        if window.last_analysis is not None:
+            self.training.set_analysis(window.last_analysis)
+
+    # -- the document -----------------------------------------------------------------
+    def runs_folder(self) -> Path:
+        path = self.window.project.path
+        return (Path(path).parent / "runs") if path else cache_dir() / "runs"
+
+    def refresh_project(self) -> None:
+        """After New/Open/Import/Undo: every panel shows the current project's settings."""
+        self.num_classes = None
+        self.data.refresh_from_project()
+        self.training.refresh_from_project()
+        self.runs.set_folder(self.runs_folder())
+
+    def set_analysis(self, analysis: Any) -> None:
+        self.training.set_analysis(analysis)
+
+    def _on_settings(self, *_: Any) -> None:
+        self.window.mark_modified()
+
+    def _on_scan(self, report: Any) -> None:
+        self._scanned = str(self.window.project.data.source)
+        self.num_classes = int(getattr(report, "num_classes", 0)) or None
+        self.window.request_analysis()
+
+    # -- runs ----------------------------------------------------------------------------
+    def _on_run_finished(self, result: Any) -> None:
+        self.runs.refresh()
+        run_dir = getattr(result, "run_dir", None)
+        if run_dir and (Path(run_dir) / "model.keras").is_file():
+            self.results.load_run(run_dir)
+            self.prediction.set_model(run_dir)
+        reason = getattr(result, "stopped_reason", "")
+        self.window.statusBar().showMessage(f"Training ended: {reason}", 8000)
+
+    def open_model(self, path: str) -> None:
+        """A run's model chosen in the runs list: its results, and prediction with it."""
+        p = Path(path)
+        run_dir = p.parent if p.suffix.lower() in (".keras", ".h5", ".hdf5") else p
+        if (run_dir / "metrics.json").is_file():
+            self.results.load_run(run_dir)
+        self.prediction.set_model(str(run_dir if (run_dir / "model.keras").is_file() else p))
+        self.tabs.setCurrentIndex(PREDICT)
+
+    # -- drops on the window ----------------------------------------------------------------
+    def handle_dropped_paths(self, paths: list[Path]) -> bool:
+        """Images dropped anywhere go to the prediction panel; True when some were taken."""
+        images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        if not images:
+            return False
+        self.tabs.setCurrentIndex(PREDICT)
+        self.prediction.handle_paths([str(p) for p in images])
+        return True
+
+    # -- tabs -----------------------------------------------------------------------------------
+    def _designer_docks(self) -> list[QWidget]:
+        return [self.window.palette_dock, self.window.inspector_dock]
+
+    def _on_tab(self, index: int) -> None:
+        for dock in self._designer_docks():
+            name = dock.objectName()
+            if index == DESIGN:
+                if self._docks_shown.pop(name, False):
+                    dock.show()
+            elif name not in self._docks_shown:
+                self._docks_shown[name] = dock.isVisible()
+                dock.hide()
+        if index == DATA:
+            self.data.refresh_input()
+            source = self.window.project.data.source
+            if source and source != self._scanned and not self.data.is_scanning():
+                self._scanned = source  # the first look at the Data tab scans the project's dataset
+                self.data.scan(source)
+
+    # -- shutdown -----------------------------------------------------------------------------
+    def can_close(self) -> bool:
+        return self.training.can_close()
+
+    def shutdown(self) -> None:
+        for panel in (self.training, self.data, self.prediction):
+            try:
+                panel.shutdown()
+            except RuntimeError:
+                pass

@@ -1,0 +1,226 @@
+"""TrainingPanel end to end on a tiny network and a tiny PNG folder (3 classes x 8 images)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+pytest.importorskip("keras")
+pytest.importorskip("pyqtgraph")
+Image = pytest.importorskip("PIL.Image")
+
+from app.core.graph import sequential  # noqa: E402
+from app.core.project import Project  # noqa: E402
+from app.core.settings import DataSettings, Schedule, TrainSettings  # noqa: E402
+from app.engine import events as ev  # noqa: E402
+from app.gui.runs_panel import RunsPanel, diff_runs, read_run  # noqa: E402
+from app.gui.train_panel import TrainingPanel, loss_choices, output_head  # noqa: E402
+from app.gui.worker import plain_reason  # noqa: E402
+
+CLASSES = ("circle", "square", "triangle")
+
+
+@pytest.fixture(scope="module")
+def png_folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pngs")
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(CLASSES):
+        (root / name).mkdir()
+        for i in range(8):
+            img = rng.integers(0, 60, (12, 12), dtype=np.uint8)
+            img[:, c * 4 : (c + 1) * 4] = 220
+            Image.fromarray(img, mode="L").save(root / name / f"{i}.png")
+    return root
+
+
+def tiny_project(source: Path, **training) -> Project:
+    graph = sequential(
+        [
+            ("InputLayer", {"shape": [12, 12, 1]}, "image"),
+            ("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "relu"}, "conv"),
+            ("MaxPooling2D", {"pool_size": 2}, "pool"),
+            ("Flatten", {}, "flat"),
+            ("Dense", {"units": 3, "activation": "softmax"}, "out"),
+        ]
+    )
+    settings = {"epochs": 1, "batch_size": 4, "learning_rate": 0.01, **training}
+    return Project(
+        graph=graph,
+        data=DataSettings(source=str(source), validation_split=0.25),
+        training=TrainSettings(**settings),
+        name="tiny",
+    )
+
+
+def make_panel(qtbot, project: Project, runs: Path) -> TrainingPanel:
+    panel = TrainingPanel(lambda: project, runs_dir=runs)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 650)
+    panel.show()
+    return panel
+
+
+def wait_batches(qtbot, panel: TrainingPanel, n: int = 1) -> None:
+    qtbot.waitUntil(lambda: panel.batch_events >= n, timeout=60_000)
+
+
+def test_train_one_epoch_plots_progress_and_runs_list(qtbot, png_folder, tmp_path):
+    project = tiny_project(png_folder)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    seen: list[str] = []
+    panel.worker.event.connect(lambda e: seen.append(e.kind))
+    assert panel.findChild(type(panel.train_button), "trainButton") is panel.train_button
+    with qtbot.waitSignal(panel.runFinished, timeout=120_000) as blocker:
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+        assert not panel.train_button.isEnabled()  # a second Train is not possible
+        assert panel.train() is False
+    result = blocker.args[0]
+    assert result.stopped_reason == "completed" and result.epochs_completed == 1
+    assert seen[0] in ("info", "run_started") and "epoch_end" in seen and seen[-1] == "finished"
+    panel.curves.redraw()
+    x, _ = panel.curves.loss.c_train.getData()
+    assert x is not None and len(x) == 1
+    assert panel.curves.loss.batch.n > 0 and panel.curves.accuracy.epoch_val.n == 1
+    assert panel.progress.value() == panel.progress.maximum()
+    assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+    runs = RunsPanel(tmp_path / "runs")
+    qtbot.addWidget(runs)
+    assert str(result.run_dir) in runs.run_dirs()
+    info = read_run(result.run_dir)
+    assert info.optimizer == "adam" and info.best_val_accuracy is not None and info.epochs == 1
+
+
+def test_stop_ends_within_a_batch(qtbot, png_folder, tmp_path):
+    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    with qtbot.waitSignal(panel.runFinished, timeout=120_000) as blocker:
+        assert panel.train()
+        wait_batches(qtbot, panel)
+        t0 = time.perf_counter()
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.stopped_reason == "stopped_by_user"
+    assert result.epochs_completed < 500
+    assert time.perf_counter() - t0 < 30
+    assert "Stopped" in panel.status_label.text()
+
+
+def test_pause_holds_the_batch_count(qtbot, png_folder, tmp_path):
+    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    paused: list[ev.Paused] = []
+    panel.worker.event.connect(lambda e: paused.append(e) if isinstance(e, ev.Paused) else None)
+    assert panel.train()
+    wait_batches(qtbot, panel)
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: bool(paused), timeout=10_000)
+    qtbot.wait(200)  # a batch event emitted just before the pause may still be queued
+    held = panel.batch_events
+    qtbot.wait(1000)
+    assert panel.batch_events == held
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.pause_button.text() == "Pause"
+    wait_batches(qtbot, panel, held + 1)
+    with qtbot.waitSignal(panel.runFinished, timeout=60_000) as blocker:
+        panel.stop()
+    assert blocker.args[0].stopped_reason == "stopped_by_user"
+
+
+def test_failed_run_shows_reason_not_traceback(qtbot, png_folder, tmp_path):
+    # A sane rate in epoch 1, an absurd one (1e12) from epoch 2 on: the loss becomes NaN there.
+    schedule = Schedule(name="step", step_epochs=1, factor=1e14)
+    project = tiny_project(png_folder, optimizer="sgd", learning_rate=0.01, epochs=4, schedule=schedule)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    with qtbot.waitSignal(panel.runFailed, timeout=120_000) as blocker:
+        assert panel.train()
+    reason = blocker.args[0]
+    assert "NaN" in reason and "Traceback" not in reason
+    assert panel.fault_label.isVisible() and "NaN" in panel.fault_label.text()
+    assert panel.train_button.isEnabled()
+
+
+def test_bad_data_is_one_plain_line(qtbot, tmp_path):
+    project = tiny_project(tmp_path / "no-such-folder")
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    with qtbot.waitSignal(panel.runFailed, timeout=60_000) as blocker:
+        assert panel.train()
+    assert "Traceback" not in blocker.args[0] and "\n" not in blocker.args[0]
+    assert panel.fault_label.isVisible()
+
+
+def test_close_during_run_exits_within_3s(qtbot, png_folder, tmp_path, monkeypatch):
+    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    assert panel.train()
+    wait_batches(qtbot, panel)
+    asked: list[bool] = []
+    monkeypatch.setattr(panel, "_confirm_close", lambda: asked.append(True) or True)
+    t0 = time.perf_counter()
+    assert panel.can_close()
+    took = time.perf_counter() - t0
+    print(f"\nclose during a run: worker ended in {took:.2f} s")
+    assert asked and took < 3.0
+    assert not panel.worker._thread or not panel.worker._thread.is_alive()
+
+
+def test_edits_during_run_apply_to_next_run(qtbot, png_folder, tmp_path):
+    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    assert panel.train()
+    wait_batches(qtbot, panel)
+    panel.epochs_spin.setValue(7)
+    assert project.training.epochs == 7
+    assert panel.notice_label.isVisible()
+    assert panel.shutdown(5.0)
+
+
+def test_loss_choices_follow_the_output():
+    soft = loss_choices(10, "softmax")
+    assert [n for n, ok, _ in soft if ok] == ["sparse_categorical_crossentropy", "categorical_crossentropy"]
+    assert "softmax" in dict((n, why) for n, _, why in soft)["binary_crossentropy"]
+    sig = loss_choices(1, "sigmoid")
+    assert sig[0][0] == "binary_crossentropy" and sig[0][1]
+    assert not dict((n, ok) for n, ok, _ in sig)["sparse_categorical_crossentropy"]
+    project = tiny_project(Path("x"))
+    assert output_head(project) == (3, "softmax")
+
+
+def test_loss_combo_disables_incompatible(qtbot, tmp_path):
+    project = tiny_project(tmp_path)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    model = panel.loss_combo.model()
+    i = panel.loss_combo.findData("binary_crossentropy")
+    assert not model.item(i).isEnabled()
+    assert "softmax" in panel.loss_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    assert panel.loss_combo.itemData(0) == "sparse_categorical_crossentropy"
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
+    assert project.training.optimizer == "sgd"
+
+
+def test_plain_reason():
+    assert "NaN" in plain_reason("nan_loss: epoch 1 batch 3")
+    assert "Out of memory" in plain_reason("error: ResourceExhaustedError: OOM when allocating tensor")
+
+
+def test_diff_runs(tmp_path):
+    a, b = tmp_path / "20260101-100000-a", tmp_path / "20260101-110000-b"
+    pa = tiny_project(tmp_path)
+    pb = tiny_project(tmp_path, learning_rate=0.1)
+    pb.graph.node(pb.graph.nodes[1].id).params["filters"] = 8
+    pb.graph.add_node("Dropout", {"rate": 0.5}, name="drop")
+    pb.graph.remove_node(pb.graph.nodes[2].id)
+    pa.save(a / "project.layerlab")
+    pb.save(b / "project.layerlab")
+    d = diff_runs(a, b)
+    changed = {k: (x, y) for k, x, y, c in d["settings"] if c}
+    assert changed == {"training.learning_rate": ("0.01", "0.1")}
+    status = {n: s for n, s, *_ in d["layers"]}
+    assert status["conv"] == "changed" and status["drop"] == "added" and status["image"] == "same"
+    assert status["pool"] == "removed"
+    conv = next(row for row in d["layers"] if row[0] == "conv")
+    assert "filters: 4 → 8" in conv[4]

@@ -1,0 +1,75 @@
+"""The window's Data / Train / Results / Predict tabs, wired together."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtWidgets import QWidget
+
+from app.gui.main_window import MainWindow
+
+SPEC_NAMES = [
+    "layerPalette", "canvas", "inspector", "diagnostics", "datasetPanel", "trainingPanel", "trainButton",
+    "stopButton", "pauseButton", "lossPlot", "accuracyPlot", "progressBar", "predictionPanel", "confusionMatrix",
+]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERLAB_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setattr(MainWindow, "confirm_unsaved", False)
+    w = MainWindow(offer_recovery=False, autosave=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.analysisApplied, timeout=120_000):
+        w.show()
+        qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.workspace is not None, timeout=30_000)
+    yield w
+    w.shutdown()
+
+
+def test_every_spec_object_name_is_present(window):
+    missing = [n for n in SPEC_NAMES if window.findChild(QWidget, n) is None]
+    assert missing == []
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Design", "Data", "Train", "Results", "Predict"]
+
+
+def test_designer_docks_hide_on_other_tabs_and_come_back(window):
+    assert window.palette_dock.isVisible()
+    window.tabs.setCurrentIndex(2)
+    assert not window.palette_dock.isVisible() and not window.inspector_dock.isVisible()
+    window.tabs.setCurrentIndex(0)
+    assert window.palette_dock.isVisible() and window.inspector_dock.isVisible()
+
+
+def test_settings_edits_mark_the_project_modified(window):
+    assert not window.is_modified()
+    window.workspace.data.settingsChanged.emit()
+    assert window.is_modified() and window.windowTitle().count("*") == 1
+
+
+def test_a_run_chosen_opens_results_and_prediction(window, tmp_path, qtbot):
+    run = tmp_path / "run"
+    run.mkdir()
+    metrics = {"loss": 0.5, "accuracy": 0.5, "classes": ["a", "b"], "confusion_matrix": [[1, 1], [0, 2]],
+               "per_class": [{"label": "a", "precision": 1.0, "recall": 0.5, "f1": 0.67, "support": 2},
+                             {"label": "b", "precision": 0.67, "recall": 1.0, "f1": 0.8, "support": 2}],
+               "epochs_completed": 1, "stopped_reason": "completed"}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "misclassified.json").write_text(json.dumps({"split": "validation", "total": 1, "items": []}))
+    window.workspace.open_model(str(run / "model.keras"))
+    assert window.tabs.currentIndex() == 4
+    assert window.workspace.results.findChild(QWidget, "confusionMatrix").value(0, 1) == 1
+
+
+def test_images_dropped_on_the_window_go_to_prediction(window, tmp_path, monkeypatch):
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(img)
+    seen = []
+    monkeypatch.setattr(window.workspace.prediction, "handle_paths", lambda paths: seen.extend(paths))
+    assert window.handle_dropped_paths([img, tmp_path / "notes.txt"])
+    assert seen == [str(img)] and window.tabs.currentIndex() == 4
+    assert not window.handle_dropped_paths([tmp_path / "notes.txt"])
