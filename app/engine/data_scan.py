@@ -32,6 +32,8 @@ from typing import Any
 
 from PIL import Image
 
+from app.engine import scan_cache
+
 # -- kinds of skipped files (the first words of every reason) ----------------------
 CORRUPT = "corrupt"
 TRUNCATED = "truncated"
@@ -102,6 +104,8 @@ class ScanReport:
     jpeg_files: frozenset[str] = frozenset()  # JPEGs (no alpha channel in TensorFlow)
     ignored: int = 0  # hidden and system files, not reported one by one
     seconds: float = 0.0
+    probed: int = 0  # files opened and decoded by this scan (the rest came from the scan cache)
+    cached: int = 0  # files whose probe result came from the scan cache
     arrays: Any = None  # an in-memory source (``data_sources.ArrayData``) instead of files
 
     @property
@@ -190,10 +194,14 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
 def _decode_failure(fmt: str, data: bytes, exc: BaseException) -> tuple[str, str]:
     text = str(exc)
     if isinstance(exc, EOFError) or "truncat" in text.lower():
         return TRUNCATED, f"{TRUNCATED}: the {fmt} file ends before its image data does"
+    text = _OBJECT_REPR.sub("", text)  # "cannot identify image file <_io.BytesIO object at 0x...>"
     detail = text.strip().rstrip(".") or exc.__class__.__name__
     return CORRUPT, f"{CORRUPT}: cannot decode the {fmt} data ({detail})"
 
@@ -285,8 +293,12 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("~$") or name.lower() in SYSTEM_NAMES
 
 
-def _walk_files(folder: str) -> tuple[list[str], int]:
-    """Every file under ``folder`` (sorted, recursive, not following folder links); hidden count."""
+def _walk_files(folder: str, stats: list | None = None) -> tuple[list[str], int]:
+    """Every file under ``folder`` (sorted, recursive, not following folder links); hidden count.
+
+    ``stats``: a list that gets each file's ``os.stat_result`` (links followed; None
+    when stat fails), in step with the paths.
+    """
     out: list[str] = []
     ignored = 0
     stack = [folder]
@@ -306,6 +318,11 @@ def _walk_files(folder: str) -> tuple[list[str], int]:
                 if e.is_dir(follow_symlinks=False):
                     subdirs.append(e.path)
                 elif e.is_file():
+                    if stats is not None:
+                        try:
+                            stats.append(e.stat())
+                        except OSError:
+                            stats.append(None)
                     out.append(e.path)
             except OSError:
                 continue
@@ -569,6 +586,56 @@ def _group_content(
     return duplicates, conflicts
 
 
+def _cached_probes(
+    root: str,
+    paths: list[str],
+    stats: list[os.stat_result | None],
+    fresh_after_ns: int,
+    *,
+    workers: int,
+    max_pixels: int | None,
+    progress: Callable[[int, int], Any] | None,
+    cancel: Callable[[], bool] | None,
+) -> tuple[list[tuple], int]:
+    """Probe results of ``paths``, reusing the scan cache for unchanged files; (results, probed)."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    current = scan_cache.settings(limit, MAX_FILE_BYTES)
+    old = scan_cache.load(root, current)
+    prefix = os.path.join(root, "")
+    rels = [p[len(prefix) :] if p.startswith(prefix) else os.path.relpath(p, root) for p in paths]
+    keys = [None if st is None else scan_cache.stat_key(st) for st in stats]
+    results: list[tuple | None] = [None] * len(paths)
+    todo: list[int] = []
+    if old:
+        for i, (rel, key) in enumerate(zip(rels, keys, strict=True)):
+            hit = None if key is None else scan_cache.lookup(old, rel, key)
+            if hit is None:
+                todo.append(i)
+            else:
+                results[i] = hit
+    else:
+        todo = list(range(len(paths)))
+    cached = len(paths) - len(todo)
+    total = len(paths)
+    if progress is not None:
+        progress(0, total)
+    if todo:
+        shifted = None if progress is None else (lambda d, t: progress(cached + d, cached + t))
+        fresh = _run_probes([paths[i] for i in todo], workers=workers, max_pixels=max_pixels, progress=shifted,
+                            cancel=cancel)  # fmt: skip
+        for i, res in zip(todo, fresh, strict=True):
+            results[i] = res
+    elif progress is not None:
+        progress(total, total)
+    entries: dict[str, list[Any]] = {}
+    for rel, key, res in zip(rels, keys, results, strict=True):
+        if key is not None and scan_cache.cacheable(key, res, fresh_after_ns):  # type: ignore[arg-type]
+            entries[rel] = [*key, *scan_cache.encode_result(res)]  # type: ignore[arg-type]
+    if entries != old:
+        scan_cache.save(root, current, entries)
+    return results, len(todo)  # type: ignore[return-value]
+
+
 # -- the scan ------------------------------------------------------------------------
 def scan_folder(
     root: str | os.PathLike[str],
@@ -577,6 +644,7 @@ def scan_folder(
     workers: int | None = None,
     cancel: Callable[[], bool] | None = None,
     max_pixels: int | None = None,
+    use_cache: bool = True,
 ) -> ScanReport:
     """Scan ``root`` (one subfolder per class) and report what is usable and what is not.
 
@@ -585,8 +653,12 @@ def scan_folder(
     ``workers``: None picks one process per core for large folders, 1 scans in
     this process. ``max_pixels`` (default PIL's ``Image.MAX_IMAGE_PIXELS``)
     makes larger images "too large" rather than a memory blow-up.
+    ``use_cache``: reuse the probe results of files whose (size, mtime, inode)
+    has not changed since an earlier scan (:mod:`app.engine.scan_cache`) and
+    store this scan's; the report is the same either way.
     """
     t0 = time.perf_counter()
+    fresh_after_ns = time.time_ns() - scan_cache.RACY_NS
     root_path = Path(os.path.abspath(root))
     if not root_path.is_dir():
         raise NotADirectoryError(20, "not a folder" if root_path.exists() else "no such folder", str(root))
@@ -610,15 +682,25 @@ def scan_folder(
             )  # fmt: skip
     paths: list[str] = []
     labels: list[int] = []
+    stats: list[os.stat_result | None] | None = [] if use_cache else None
     for label, folder in enumerate(class_dirs):
-        found, hidden = _walk_files(folder)
+        found, hidden = _walk_files(folder, stats)
         ignored += hidden
         paths.extend(found)
         labels.extend([label] * len(found))
 
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)
-    results = _run_probes(paths, workers=workers, max_pixels=max_pixels, progress=progress, cancel=cancel)
+    if cancel is not None and cancel():
+        raise ScanCancelled("scan cancelled")
+    if stats is None:
+        results = _run_probes(paths, workers=workers, max_pixels=max_pixels, progress=progress, cancel=cancel)
+        probed = len(paths)
+    else:
+        results, probed = _cached_probes(
+            root_s, paths, stats, fresh_after_ns, workers=workers, max_pixels=max_pixels, progress=progress,
+            cancel=cancel,
+        )  # fmt: skip
 
     files: list[tuple[str, int]] = []
     counts = [0] * len(class_names)
@@ -658,6 +740,8 @@ def scan_folder(
         pil_decode=frozenset(pil_decode),
         jpeg_files=frozenset(jpeg_files),
         ignored=ignored,
+        probed=probed,
+        cached=len(paths) - probed,
     )
     report.warnings = dataset_warnings(class_names, counts, duplicates, conflicts)
     report.seconds = time.perf_counter() - t0

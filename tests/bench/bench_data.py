@@ -68,10 +68,10 @@ def main() -> int:
 
     print(f"\n== scan ({os.cpu_count()} cores) ==")
     t = time.perf_counter()
-    report = scan_folder(folder)
+    report = scan_folder(folder, use_cache=False)
     scan_s = time.perf_counter() - t
     t = time.perf_counter()
-    scan_folder(folder, workers=1)
+    scan_folder(folder, workers=1, use_cache=False)
     serial_s = time.perf_counter() - t
     print(f"scan_folder: {report.images} images, {len(report.skipped)} skipped in {scan_s:.2f} s "
           f"({report.images / scan_s:,.0f} files/s; one process: {serial_s:.2f} s)   target <= 10 s: "
