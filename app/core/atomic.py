@@ -5,9 +5,12 @@ A crash or a full disk mid-write leaves the old file intact, never half of a new
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def _mode_for(target: Path) -> int:
@@ -59,3 +62,25 @@ def commit(tmp: Path, target: Path) -> Path:
     os.chmod(tmp, _mode_for(target))
     os.replace(tmp, target)
     return target
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary sibling path for a library to write; renamed over ``path`` on success."""
+    tmp, target = atomic_target(path)
+    try:
+        yield tmp
+        commit(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """A binary file to stream into (no copy of the whole content in memory), renamed when closed."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())

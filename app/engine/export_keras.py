@@ -6,12 +6,11 @@ the target in one rename: an interrupted export never leaves half a model.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.core.atomic import atomic_target, commit
+from app.core.atomic import atomic_path
 from app.core.graph import NetworkGraph
 from app.core.project import Project
 from app.engine.build import build_model
@@ -52,13 +51,6 @@ def export_keras(
 
 def save_model_atomic(model: Any, path: str | Path) -> Path:
     """``model.save`` to a temporary sibling with the same suffix, then rename over ``path``."""
-    tmp, target = atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         model.save(str(tmp))
-        return commit(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    return Path(path)

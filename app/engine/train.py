@@ -44,7 +44,6 @@ import os
 import queue
 import re
 import shutil
-import tempfile
 import threading
 import time
 import warnings
@@ -56,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.atomic import write_text_atomic
+from app.core.atomic import atomic_open, write_text_atomic
 from app.core.graph import NetworkGraph
 from app.core.project import Project, load_project
 from app.core.settings import OPTIMIZERS, DataSettings, TrainSettings
@@ -195,20 +194,8 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _save_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """``np.savez`` into a temporary sibling, fsync, rename: no memory copy of the whole file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path) as fh:
+        np.savez(fh, **arrays)
 
 
 def history_csv(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -100,3 +100,16 @@ def test_missing_file_and_folder(tmp_path):
 def test_settings_ignore_unknown_keys_and_fill_defaults():
     t = TrainSettings.from_dict({"epochs": 4, "from_the_future": True, "schedule": "step"})
     assert t.epochs == 4 and t.schedule.name == "step" and t.optimizer == "adam"
+
+
+def test_atomic_open_and_path_commit_or_leave_nothing(tmp_path):
+    from app.core.atomic import atomic_open, atomic_path
+
+    target = tmp_path / "w.bin"
+    with atomic_open(target) as fh:
+        fh.write(b"abc")
+    assert target.read_bytes() == b"abc" and (target.stat().st_mode & 0o777) == 0o644
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_bytes() == b"abc" and [p.name for p in tmp_path.iterdir()] == ["w.bin"]
