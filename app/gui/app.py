@@ -135,7 +135,23 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication(list(argv if argv is not None else sys.argv[:1]))
     _identify(app)
     apply_look(app)
+    app.aboutToQuit.connect(lambda: release_clipboard(app))
     return app
+
+
+def release_clipboard(app: QApplication) -> None:
+    """Drop copied layers from the clipboard while Qt is still alive.
+
+    The clipboard owns the QMimeData of a copy; left there at exit, Qt frees it
+    after Python has torn down its wrapper, and the process crashes on its way out.
+    """
+    from app.gui.commands import MIME_GRAPH
+
+    board = app.clipboard()
+    mime = board.mimeData()
+    if mime is not None and mime.hasFormat(MIME_GRAPH):
+        board.clear()
+        app.processEvents()
 
 
 def _identify(app: QApplication) -> None:
