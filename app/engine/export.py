@@ -156,37 +156,40 @@ def _needs_tensorflow(fmt: str, target: Path) -> None:
 
 
 # -- the formats --------------------------------------------------------------------
+@contextlib.contextmanager
+def _exporting(what: str, target: Path, tmp: Path) -> Iterator[None]:
+    """Run one Keras exporter quietly; any failure is an ExportError naming ``what``; ``tmp`` goes."""
+    try:
+        with _quiet():
+            yield
+    except ExportError:
+        raise
+    except Exception as exc:
+        raise ExportError(target, f"{what} export failed: {_reason(exc)}") from None
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def export_savedmodel(model: Any, target: Path) -> Path:
     """A TensorFlow SavedModel folder with a ``serve`` / ``serving_default`` signature."""
     _needs_tensorflow("savedmodel", target)
     tmp = _temp_file(target, ".tmp")
-    try:
-        with _quiet():
-            model.export(str(tmp), format="tf_saved_model", verbose=False)
+    with _exporting("SavedModel", target, tmp):
+        model.export(str(tmp), format="tf_saved_model", verbose=False)
         return _commit_dir(tmp, target)
-    except ExportError:
-        raise
-    except Exception as exc:
-        raise ExportError(target, f"SavedModel export failed: {_reason(exc)}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def export_tflite(model: Any, target: Path) -> Path:
     """A TensorFlow Lite (LiteRT) flatbuffer, through Keras' LiteRT exporter (TFLiteConverter)."""
     _needs_tensorflow("tflite", target)
     tmp = _temp_file(target, ".tflite")
-    try:
-        with _quiet():
-            model.export(str(tmp), format="litert", verbose=False)
+    with _exporting("TFLite", target, tmp):
+        model.export(str(tmp), format="litert", verbose=False)
         return _commit_file(tmp, target)
-    except ExportError:
-        raise
-    except Exception as exc:
-        raise ExportError(target, f"TFLite export failed: {_reason(exc)}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def export_onnx(model: Any, target: Path) -> Path:
@@ -197,18 +200,10 @@ def export_onnx(model: Any, target: Path) -> Path:
         except ImportError:
             raise ExportError(target, f"ONNX export needs the '{module}' package (pip install {module})") from None
     tmp = _temp_file(target, ".onnx")
-    try:
+    with _exporting("ONNX", target, tmp):
         _ensure_called(model)
-        with _quiet():
-            model.export(str(tmp), format="onnx", verbose=False)
+        model.export(str(tmp), format="onnx", verbose=False)
         return _commit_file(tmp, target)
-    except ExportError:
-        raise
-    except Exception as exc:
-        raise ExportError(target, f"ONNX export failed: {_reason(exc)}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def export_python(project: Project, target: Path) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def timed(fn, repeat=5):
@@ -30,24 +31,7 @@ def timed(fn, repeat=5):
     return statistics.median(times), min(times), result
 
 
-def fifty_layer_project():
-    from app.core.graph import sequential
-    from app.core.project import Project
-
-    layers = [("InputLayer", {"shape": [64, 64, 3]})]
-    filters = 16
-    while len(layers) < 46:
-        layers += [
-            ("Conv2D", {"filters": filters, "kernel_size": [3, 3], "padding": "same"}),
-            ("BatchNormalization", {}),
-            ("ReLU", {}),
-        ]
-        if len(layers) % 12 == 1:
-            layers.append(("MaxPooling2D", {"pool_size": [2, 2]}))
-            filters *= 2
-    layers += [("GlobalAveragePooling2D", {}), ("Dense", {"units": 128, "activation": "relu"}),
-               ("Dropout", {"rate": 0.3}), ("Dense", {"units": 10, "activation": "softmax"})]
-    return Project(graph=sequential(layers[:50]))
+from networks import fifty_layer_project  # noqa: E402
 
 
 def main() -> None:

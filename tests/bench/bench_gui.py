@@ -26,6 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from networks import fifty_layer_project  # noqa: E402
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _TMP = tempfile.mkdtemp(prefix="layerlab-bench-gui-")
@@ -47,26 +51,6 @@ def startup(runs: int = 5) -> None:
         keras.append(m.group(2))
     print(f"process start to window painted: median {statistics.median(values):.3f} s "
           f"(runs {', '.join(f'{v:.2f}' for v in values)}; target <= 1.0 s), keras imported: {set(keras)}")
-
-
-def fifty_layer_project():
-    from app.core.graph import sequential
-    from app.core.project import Project
-
-    layers = [("InputLayer", {"shape": [64, 64, 3]})]
-    filters = 16
-    while len(layers) < 46:
-        layers += [
-            ("Conv2D", {"filters": filters, "kernel_size": [3, 3], "padding": "same"}),
-            ("BatchNormalization", {}),
-            ("ReLU", {}),
-        ]
-        if len(layers) % 12 == 1:
-            layers.append(("MaxPooling2D", {"pool_size": [2, 2]}))
-            filters *= 2
-    layers += [("GlobalAveragePooling2D", {}), ("Dense", {"units": 128, "activation": "relu"}),
-               ("Dropout", {"rate": 0.3}), ("Dense", {"units": 10, "activation": "softmax"})]
-    return Project(graph=sequential(layers[:50]), name="fifty")
 
 
 class GapMeter:
