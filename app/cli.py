@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -27,9 +26,9 @@ class UsageError(Exception):
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    from app.engine.keras_loader import quiet_tensorflow
+
+    quiet_tensorflow()
 
 
 def _print_json(obj: Any) -> None:

@@ -116,6 +116,9 @@ class ShapeInference:
         """Import Keras and open a scope in which layer variables are never initialized."""
         if self._scoped or self._scope is None:
             return
+        from app.engine.keras_loader import load_keras
+
+        load_keras()
         from keras.src.backend.common import global_state
         from keras.src.backend.common.stateless_scope import StatelessScope
 
@@ -163,8 +166,9 @@ class ShapeInference:
         return info
 
     def _compute(self, node: Node, shapes: list[Shape]) -> LayerInfo:
-        import keras
+        from app.engine.keras_loader import load_keras
 
+        keras = load_keras()
         from app.engine.layers import (
             LayerConfigError,
             call_kwargs,

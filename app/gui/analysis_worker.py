@@ -16,7 +16,6 @@ in the same thread as "jobs", because the TensorFlow backend is not thread-safe.
 from __future__ import annotations
 
 import marshal
-import os
 import threading
 import time
 import traceback
@@ -28,6 +27,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.core.graph import NetworkGraph, Node
 from app.core.project import Project
+from app.engine.keras_loader import load_keras, quiet_tensorflow
 
 
 def snapshot(project: Project) -> Project:
@@ -60,12 +60,6 @@ def snapshot(project: Project) -> Project:
         weights_file=project.weights_file,
         path=project.path,
     )
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 
 
 class JobResult:
@@ -135,7 +129,7 @@ class AnalysisWorker(QObject):
         Keras itself is imported ``keras_delay_ms`` later, so a window that
         just opened stays responsive and a quick smoke test need not wait.
         """
-        _quiet_tensorflow()
+        quiet_tensorflow()
         try:
             from app.engine.analyze import Analyzer
 
@@ -152,7 +146,7 @@ class AnalysisWorker(QObject):
             if self._stopping:
                 return
         try:
-            import keras  # noqa: F401  (the slow part: seconds)
+            load_keras()  # the slow part: seconds, with the GIL left free for the window
         except Exception as exc:  # noqa: BLE001 - shown in the status bar
             self.kerasFailed.emit(f"Keras could not be loaded: {exc}")
             return

@@ -397,6 +397,14 @@ class ThumbnailModel(QAbstractListModel):
 
 
 # -- a thread that runs jobs in ONE long Python call ---------------------------------------
+def _load_keras_quietly() -> None:
+    """Import Keras without stalling the GUI thread; a failure is left for the job to report."""
+    from app.engine.keras_loader import load_keras
+
+    with contextlib.suppress(Exception):
+        load_keras()
+
+
 class JobThread(QThread):
     """Runs submitted jobs one after another inside a single ``run()`` call.
 
@@ -408,6 +416,8 @@ class JobThread(QThread):
     One ``run()`` keeps one Python thread state for the thread's whole life.
     Subclasses define methods named after the jobs; results go out as signals.
     """
+
+    needs_keras = False  # import Keras (see engine.keras_loader) before the first job
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -430,6 +440,8 @@ class JobThread(QThread):
             job = self._jobs.get()
             if job is None:
                 return
+            if self.needs_keras:
+                _load_keras_quietly()
             name, args = job
             try:
                 getattr(self, name)(*args)
@@ -442,6 +454,8 @@ class JobThread(QThread):
 # -- augmentation preview worker -------------------------------------------------------
 class PreviewThread(JobThread):
     """All of the preview's Keras calls happen in this one thread."""
+
+    needs_keras = True
 
     done = Signal(int, object, object)  # request id, originals uint8 N×H×W×C, augmented uint8
     failed = Signal(int, str)

@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.canvas, "Design")
         self.setCentralWidget(self.tabs)
         self.workspace: Any = None  # Data / Train / Results / Predict, built after the first paint
+        self._workspace_building: Any = None  # the workspace while it is built step by step
         self.setAcceptDrops(True)
         self.palette = LayerPalette(parent=self)
         self.inspector = Inspector(self.project, self.undo_stack, parent=self)
@@ -375,17 +376,39 @@ class MainWindow(QMainWindow):
             return
         self.firstPainted.emit()
         self.start_background()
-        QTimer.singleShot(0, self.build_workspace)
+        from app.gui.preload import ModulePreloader
+
+        self._preloader = ModulePreloader(parent=self)
+        self._preloader.finished.connect(self._build_workspace_step)
+        self._preloader.start()
         if self.offer_recovery:
             QTimer.singleShot(0, self.check_recovery)
 
     def build_workspace(self) -> Any:
-        """The Data, Train, Results and Predict tabs (idempotent)."""
+        """The Data, Train, Results and Predict tabs, now (idempotent)."""
         if self.workspace is None and not self._closed:
+            building, self._workspace_building = self._workspace_building, None
+            if building is not None:
+                building.finish()
+                self.workspace = building
+            else:
+                from app.gui.workspace import Workspace
+
+                self.workspace = Workspace(self)
+        return self.workspace
+
+    def _build_workspace_step(self) -> None:
+        """Build the tabs one panel per event-loop turn, so the window keeps answering."""
+        if self.workspace is not None or self._closed:
+            return
+        if self._workspace_building is None:
             from app.gui.workspace import Workspace
 
-            self.workspace = Workspace(self)
-        return self.workspace
+            self._workspace_building = Workspace(self, staged=True)
+        if self._workspace_building.step():
+            QTimer.singleShot(10, self._build_workspace_step)  # 0 would starve input and timers
+        else:
+            self.workspace, self._workspace_building = self._workspace_building, None
 
     def mark_modified(self) -> None:
         """A settings edit made outside the undo stack (data and training panels)."""
@@ -877,6 +900,9 @@ class MainWindow(QMainWindow):
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
+        if self._workspace_building is not None:  # half built: complete it so that all of it stops
+            self._workspace_building.finish()
+            self.workspace, self._workspace_building = self._workspace_building, None
         if self.workspace is not None:
             self.workspace.shutdown()
         self.analysis.stop()
@@ -922,9 +948,9 @@ def _one_line(exc: BaseException | None) -> str:
 
 # -- entry point ------------------------------------------------------------------------------
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    from app.engine.keras_loader import quiet_tensorflow
+
+    quiet_tensorflow()
 
 
 def _prepare_file(path: Path, smoke: bool) -> tuple[Project | None, Path | None, bool, int | None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -254,10 +254,19 @@ class LiveCurves(QWidget):
 
     exported = Signal(str)  # a written file's path
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, staged: bool = False) -> None:
+        """Build both plots now, or (``staged``) as the caller drives :attr:`build_steps`."""
         super().__init__(parent)
         self.setObjectName("liveCurves")
+        self.build_steps = self._build()
+        if not staged:
+            for _ in self.build_steps:
+                pass
+
+    def _build(self) -> Iterator[str]:
+        """Each plot costs ~60 ms to make: one per step keeps a staged build's steps short."""
         self.loss = _Panel("Loss", "lossPlot", "loss")
+        yield "loss plot"
         self.accuracy = _Panel("Accuracy", "accuracyPlot", "accuracy", legend_offset=(-10, -10))
         self.accuracy.fixed_y = (0.0, 1.0)
         self.accuracy.item.setYRange(0, 1, padding=0.02)

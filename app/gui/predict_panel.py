@@ -65,6 +65,8 @@ def image_files(folder: str | os.PathLike[str]) -> list[str]:
 class PredictWorker(JobThread):
     """Owns the Predictor; its jobs run in this one thread and answer with plain data."""
 
+    needs_keras = True
+
     modelReady = Signal(object)  # {"source", "classes", "image_shape", "warnings", "gradcam_layer"}
     imageDone = Signal(object)  # {"request", "path", "view", "top", "probs", "size", "mode"}
     gradcamDone = Signal(object)  # {"request", "path", "output", "label", "layer"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -239,7 +239,9 @@ class TrainingPanel(QWidget):
         *,
         embed_curves: bool = True,
         runs_dir: str | Path | None = None,
+        staged: bool = False,
     ) -> None:
+        """Build the whole panel now, or (``staged``) one piece per :meth:`step` call."""
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self.setStyleSheet(PANEL_STYLE)
@@ -254,14 +256,27 @@ class TrainingPanel(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.last_result: Any = None
         self._reset_run_state()
-        self._build(embed_curves)
+        self._steps = self._build_all(embed_curves)
+        if not staged:
+            self.finish()
+
+    def step(self) -> bool:
+        """Build the next piece; False once the panel is complete."""
+        return next(self._steps, None) is not None
+
+    def finish(self) -> None:
+        for _ in self._steps:
+            pass
+
+    def _build_all(self, embed_curves: bool) -> Iterator[str]:
+        yield from self._build(embed_curves)
         self.refresh_from_project()
         self._ui_timer = QTimer(self)
         self._ui_timer.setInterval(100)
         self._ui_timer.timeout.connect(self._paint_progress)
 
     # -- layout ----------------------------------------------------------------
-    def _build(self, embed_curves: bool) -> None:
+    def _build(self, embed_curves: bool) -> Iterator[str]:
         style = self.style()
         # settings
         self.loss_combo = QComboBox()
@@ -398,9 +413,11 @@ class TrainingPanel(QWidget):
             side.setMinimumWidth(290)
         side.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
+        yield "settings"
         from app.gui.plots import LiveCurves
 
-        self.curves = LiveCurves()
+        self.curves = LiveCurves(staged=True)
+        yield from self.curves.build_steps
         root = QHBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
         root.setSpacing(12)

@@ -128,7 +128,9 @@ class TrainWorker(QObject):
             result, error = None, None
             try:
                 from app.engine import train
+                from app.engine.keras_loader import load_keras
 
+                load_keras()
                 result = train.run(project_snapshot, events=_safe_emit(bridge.event), control=control, **kwargs)
             except Exception as exc:  # noqa: BLE001 - any failure becomes one plain line
                 log.debug("training run raised", exc_info=True)

@@ -24,24 +24,46 @@ DESIGN, DATA, TRAIN, RESULTS, PREDICT = range(5)
 class Workspace(QObject):
     """Owns the Data / Train / Results / Predict panels of one main window."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Any, *, staged: bool = False) -> None:
+        """Build every panel now, or (``staged``) one per :meth:`step` call."""
         super().__init__(window)
+        self.window = window
+        self.tabs: QTabWidget = window.tabs
+        self.num_classes: int | None = None
+        self._steps = self._build()
+        if not staged:
+            self.finish()
+
+    def step(self) -> bool:
+        """Build the next panel; False once the workspace is complete."""
+        return next(self._steps, None) is not None
+
+    def finish(self) -> None:
+        """Build whatever is left."""
+        for _ in self._steps:
+            pass
+
+    def _build(self) -> Any:
         from app.gui.data_panel import DatasetPanel
         from app.gui.predict_panel import PredictionPanel
         from app.gui.results_panel import ResultsPanel
         from app.gui.runs_panel import RunsPanel
         from app.gui.train_panel import TrainingPanel
 
-        self.window = window
-        self.tabs: QTabWidget = window.tabs
-        self.num_classes: int | None = None
+        window = self.window
         provider = lambda: window.project  # noqa: E731 - the current document, whatever it is now
 
         self.data = DatasetPanel(provider)
-        self.training = TrainingPanel(provider)
+        yield "data"
+        self.training = TrainingPanel(provider, staged=True)
+        while self.training.step():
+            yield "training"
         self.runs = RunsPanel()
+        yield "runs"
         self.results = ResultsPanel()
+        yield "results"
         self.prediction = PredictionPanel()
+        yield "prediction"
 
         train_page = QSplitter(Qt.Orientation.Vertical)
         train_page.setObjectName("trainPage")

@@ -73,3 +73,25 @@ def test_images_dropped_on_the_window_go_to_prediction(window, tmp_path, monkeyp
     assert window.handle_dropped_paths([img, tmp_path / "notes.txt"])
     assert seen == [str(img)] and window.tabs.currentIndex() == 4
     assert not window.handle_dropped_paths([tmp_path / "notes.txt"])
+
+
+def test_workspace_is_built_in_steps_and_a_sync_request_finishes_it(qtbot, tmp_path, monkeypatch):
+    from app.gui.preload import ModulePreloader
+    from app.gui.workspace import Workspace
+
+    monkeypatch.setenv("LAYERLAB_SETTINGS", str(tmp_path / "settings.ini"))
+    w = MainWindow(offer_recovery=False, autosave=False)
+    qtbot.addWidget(w)
+    staged = Workspace(w, staged=True)
+    assert staged.step() and hasattr(staged, "data") and not hasattr(staged, "prediction")
+    assert w.tabs.count() == 1  # tabs are added only once every panel exists
+    w._workspace_building = staged
+    assert w.build_workspace() is staged and w._workspace_building is None
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())][-1] == "Predict"
+    assert not staged.step()
+
+    pre = ModulePreloader(("json", "no_such_module_for_layerlab"))
+    with qtbot.waitSignal(pre.finished, timeout=10_000):
+        pre.start()
+    assert list(pre.failed) == ["no_such_module_for_layerlab"]
+    w.shutdown()
