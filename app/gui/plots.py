@@ -313,9 +313,12 @@ class LiveCurves(QWidget):
             menu.addAction(a_png)
             menu.addAction(a_csv)
 
+        # One plot per tick, in turn: each is redrawn at REDRAW_HZ, and the GUI thread is
+        # never held for both at once (half the longest block while training).
+        self._turn = 0
         self._timer = QTimer(self)
-        self._timer.setInterval(int(1000 / REDRAW_HZ))
-        self._timer.timeout.connect(self.redraw)
+        self._timer.setInterval(int(1000 / (2 * REDRAW_HZ)))
+        self._timer.timeout.connect(self.redraw_next)
         self._timer.start()
 
     # -- feeding -------------------------------------------------------------
@@ -346,6 +349,17 @@ class LiveCurves(QWidget):
     def redraw(self) -> int:
         """setData for the curves that changed since the last call; the number of curves drawn."""
         return self.loss.redraw() + self.accuracy.redraw()
+
+    def redraw_next(self) -> int:
+        """The timer's step: the next plot in turn that has changed (loss, accuracy, loss, ...)."""
+        panels = (self.loss, self.accuracy)
+        for k in range(2):
+            panel = panels[(self._turn + k) % 2]
+            drawn = panel.redraw()
+            if drawn:
+                self._turn = (self._turn + k + 1) % 2
+                return drawn
+        return 0
 
     def point_count(self) -> int:
         return sum(s.n for p in (self.loss, self.accuracy) for s, _ in p.pairs)

@@ -22,6 +22,7 @@ WORKSPACE_MODULES = (
     "app.engine.data_scan",
     "app.engine.data_sources",
     "app.engine.scan_cache",
+    "app.engine.train",
     "app.gui.plots",
     "app.gui.data_panel",
     "app.gui.train_panel",

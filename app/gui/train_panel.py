@@ -256,16 +256,16 @@ class TrainingPanel(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.last_result: Any = None
         self._reset_run_state()
-        self._steps = self._build_all(embed_curves)
+        self._construction = self._build_all(embed_curves)  # (self._steps is the run's steps per epoch)
         if not staged:
             self.finish()
 
     def step(self) -> bool:
         """Build the next piece; False once the panel is complete."""
-        return next(self._steps, None) is not None
+        return next(self._construction, None) is not None
 
     def finish(self) -> None:
-        for _ in self._steps:
+        for _ in self._construction:
             pass
 
     def _build_all(self, embed_curves: bool) -> Iterator[str]:

@@ -30,17 +30,17 @@ class Workspace(QObject):
         self.window = window
         self.tabs: QTabWidget = window.tabs
         self.num_classes: int | None = None
-        self._steps = self._build()
+        self._construction = self._build()
         if not staged:
             self.finish()
 
     def step(self) -> bool:
         """Build the next panel; False once the workspace is complete."""
-        return next(self._steps, None) is not None
+        return next(self._construction, None) is not None
 
     def finish(self) -> None:
         """Build whatever is left."""
-        for _ in self._steps:
+        for _ in self._construction:
             pass
 
     def _build(self) -> Any:

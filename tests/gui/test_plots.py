@@ -41,6 +41,21 @@ def test_object_names_and_redraw_only_when_dirty(qtbot):
     qtbot.waitUntil(lambda: True, timeout=100)
     w.add_batch(0.3, 1.2, 0.5)
     qtbot.waitUntil(lambda: len(w.loss.c_batch.getData()[0]) == 3, timeout=1000)  # the timer drew it
+    qtbot.waitUntil(lambda: len(w.accuracy.c_batch.getData()[0]) == 3, timeout=1000)
+
+
+def test_the_timer_redraws_one_plot_per_tick_in_turn(qtbot):
+    w = LiveCurves()
+    qtbot.addWidget(w)
+    w._timer.stop()
+    w.add_batch(0.1, 2.0, 0.1)
+    assert w.redraw_next() == 2 and w.loss.c_batch.getData()[0] is not None
+    assert w.accuracy.c_batch.getData()[0] is None  # its turn is next
+    w.add_batch(0.2, 1.5, 0.3)
+    assert w.redraw_next() == 2 and len(w.accuracy.c_batch.getData()[0]) == 2
+    assert len(w.loss.c_batch.getData()[0]) == 1
+    assert w.redraw_next() == 2 and len(w.loss.c_batch.getData()[0]) == 2
+    assert w.redraw_next() == 0  # nothing changed on either plot
 
 
 def test_redraw_100k_points_is_fast(qtbot):

@@ -68,11 +68,19 @@ def wait_batches(qtbot, panel: TrainingPanel, n: int = 1) -> None:
     qtbot.waitUntil(lambda: panel.batch_events >= n, timeout=60_000)
 
 
-def test_train_one_epoch_plots_progress_and_runs_list(qtbot, png_folder, tmp_path):
+def test_train_one_epoch_plots_progress_and_runs_list(qtbot, png_folder, tmp_path, monkeypatch):
+    import gc
+
+    from app.gui import worker as worker_module
+
     project = tiny_project(png_folder)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     seen: list[str] = []
+    during: list[tuple[int, int, int]] = []
+    hold = worker_module._FitCollector.hold
+    monkeypatch.setattr(worker_module._FitCollector, "hold", lambda self: (hold(self), during.append(gc.get_threshold())))
     panel.worker.event.connect(lambda e: seen.append(e.kind))
+    thresholds = gc.get_threshold()
     assert panel.findChild(type(panel.train_button), "trainButton") is panel.train_button
     with qtbot.waitSignal(panel.runFinished, timeout=120_000) as blocker:
         qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
@@ -80,6 +88,8 @@ def test_train_one_epoch_plots_progress_and_runs_list(qtbot, png_folder, tmp_pat
         assert panel.train() is False
     result = blocker.args[0]
     assert result.stopped_reason == "completed" and result.epochs_completed == 1
+    # no full collection during the fit (it would stall the window); the collector is back after it
+    assert during and during[0][2] > 1_000_000 and gc.get_threshold() == thresholds
     assert seen[0] in ("info", "run_started") and "epoch_end" in seen and seen[-1] == "finished"
     panel.curves.redraw()
     x, _ = panel.curves.loss.c_train.getData()
