@@ -792,7 +792,8 @@ def _count(ds: Any, known: int | None) -> int:
 def _one_hot(ds: Any, n: int) -> Any:
     import tensorflow as tf
 
-    return ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n)), num_parallel_calls=tf.data.AUTOTUNE)
+    one_hot = tf.autograph.experimental.do_not_convert(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n)))
+    return ds.map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 # -- the run --------------------------------------------------------------------------
