@@ -123,7 +123,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     # The analysis thread runs Python (Keras) code: hand the GIL back to the
     # GUI thread every 1 ms instead of 5 ms, so that painting and typing never
     # wait long behind it (halves the longest GUI stalls measured here).
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(0.0001)
     existing = QApplication.instance()
     if existing is not None:
         assert isinstance(existing, QApplication)

@@ -479,6 +479,24 @@ def test_set_analysis_updates_only_changed_cards(mnist: Any) -> None:
     assert view.scene().set_analysis(analysis2) == 2
     assert card.severity == ERROR and "kernel larger than input" in card.toolTip()
     view.grab()  # paints with badges without trouble
+    # a new LayerInfo (the layer was re-inferred) is looked at even when the diagnostics are the same
+    layers3 = dict(layers)
+    layers3[conv1] = LayerInfo(output_shape=(None, 24, 24, 32), params=320)
+    analysis3 = Analysis(
+        layers=layers3, diagnostics=[err], order=list(layers), total_params=320, trainable_params=320
+    )
+    assert view.scene().set_analysis(analysis3) == 1 and card.shape_str == "(None, 24, 24, 32)"
+
+
+def test_graph_rect_holds_every_card(mnist: Any) -> None:
+    view, project = mnist
+    scene = view.scene()
+    rect = scene.graph_rect()
+    assert all(rect.contains(item.sceneBoundingRect()) for item in scene.nodes.values())
+    far = project.graph.nodes[-1].id
+    x, y = project.graph.node(far).position
+    project.graph.move(far, (x + 5000, y + 3000))
+    assert scene.graph_rect().contains(scene.node_item(far).sceneBoundingRect())
 
 
 def test_subtitles_name_the_key_parameters(mnist: Any) -> None:

@@ -444,6 +444,7 @@ class NodeItem(QGraphicsItem):
         self.n_slots = 0
         self.hover = False
         self.extra_visible = False  # the scene turns spare ports on while connecting
+        self.shown_from: tuple[Any, tuple[tuple[str, str], ...]] | None = None  # (LayerInfo, diagnostics) on show
         # analysis
         self.shape_str = ""
         self.params_str = ""

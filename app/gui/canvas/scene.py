@@ -46,6 +46,7 @@ from app.gui.canvas.items import (
 
 ERROR = "error"
 WARNING = "warning"
+EDGE_MARGIN = 80.0  # room beside the cards for edges drawn in side lanes
 
 
 def _weak_listener(scene: CanvasScene, graph: NetworkGraph) -> Callable[[GraphEvent], None]:
@@ -420,9 +421,18 @@ class CanvasScene(QGraphicsScene):
     def _apply_info(self, item: NodeItem) -> bool:
         analysis = self.analysis
         if analysis is None:
+            item.shown_from = None
             return item.set_info("", "", None, "")
         info = analysis.layers.get(item.node_id)
         diags = self._by_node.get(item.node_id, [])
+        # The analyzer hands back the very same LayerInfo for a layer it did not have to
+        # re-infer: with the same diagnostics, the card is already right (DenseNet121:
+        # ~60 of 429 cards change per edit; formatting all of them cost ~18 ms).
+        seen = (info, tuple((d.severity, d.message) for d in diags))
+        shown = item.shown_from
+        if shown is not None and shown[0] is info and shown[1] == seen[1]:
+            return False
+        item.shown_from = seen
         errors = [d for d in diags if d.severity == ERROR]
         warnings = [d for d in diags if d.severity == WARNING]
         if errors:
@@ -475,12 +485,20 @@ class CanvasScene(QGraphicsScene):
         return [it.edge for it in self.selectedItems() if isinstance(it, EdgeItem)]
 
     def graph_rect(self) -> QRectF:
-        rect = QRectF()
-        for item in self.nodes.values():
-            rect = rect.united(item.sceneBoundingRect())
-        for item in self.edges.values():
-            rect = rect.united(item.sceneBoundingRect())
-        return rect
+        """The cards' extent, from the graph's positions (edges run between and beside them).
+
+        Plain arithmetic: asking Qt (``itemsBoundingRect``) calls back into Python for
+        every card, port and edge, ~10 ms for DenseNet121 on each edit.
+        """
+        if self.project is None or not self.nodes:
+            return QRectF()
+        xs, ys = [], []
+        for node in self.project.graph.nodes:
+            x, y = node.position or (0.0, 0.0)
+            xs.append(x)
+            ys.append(y)
+        w, h = NodeItem.W / 2 + EDGE_MARGIN, NodeItem.H / 2 + EDGE_MARGIN
+        return QRectF(min(xs) - w, min(ys) - h, max(xs) - min(xs) + 2 * w, max(ys) - min(ys) + 2 * h)
 
     def select_ids(self, ids: Iterable[str]) -> None:
         want = set(ids)
