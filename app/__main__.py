@@ -1,8 +1,6 @@
 """``python -m app``: the same program as the ``layerlab`` command."""
 
-import sys
-
-from app.cli import main
+from app.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

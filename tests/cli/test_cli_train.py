@@ -129,3 +129,26 @@ def test_summary_line():
         metrics = {"accuracy": 0.9, "loss": 0.25, "split": "validation"}
 
     assert summary_line(R) == "early stopping: 3 epochs, val_accuracy 0.9000, val_loss 0.2500 (best epoch 2); run folder runs/x"
+
+
+def test_the_train_process_ends_quickly_with_everything_written(tmp_path):
+    """``python -m app train`` skips the slow interpreter teardown, never the run folder."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("keras")
+    project = small_project(tmp_path / "p.layerlab")
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "app", "train", str(project), "--data", "sample:digits", "--epochs", "1",
+           "--out", str(run_dir)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "completed: 1 epoch" in r.stdout  # flushed before the quick exit
+    for name in ("model.keras", "metrics.json", "history.csv", "classes.json", "misclassified.json"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs_completed"] == 1
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not an image")
+    r = subprocess.run([sys.executable, "-m", "app", "predict", str(run_dir / "model.keras"), str(not_image)],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 2 and str(not_image) in r.stderr  # the exit status survives the quick exit
