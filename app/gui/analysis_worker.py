@@ -1,6 +1,6 @@
 """The one thread that owns Keras for the window: analysis and other Keras jobs.
 
-``AnalysisWorker`` lives in a QThread started once the window is on screen. It
+``AnalysisWorker`` is a QThread started once the window is on screen. It
 analyzes the project snapshots the GUI sends (from the on-disk shape store
 when it can, without Keras), and imports Keras in the background soon after
 (``kerasReady``). Requests are coalesced: while one analysis
@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.core.graph import NetworkGraph, Node
 from app.core.project import Project
@@ -78,19 +78,25 @@ class JobResult:
         return self.error is None
 
 
-class AnalysisWorker(QObject):
-    """Runs in its own thread; every public slot is called through a queued signal."""
+class AnalysisWorker(QThread):
+    """The thread itself: one ``run()`` loop serves analyses and jobs until it is stopped.
+
+    One long Python call, not a QObject with queued slots: PySide enters Python
+    afresh for each queued slot call on a thread Python did not start, and
+    TensorFlow keeps per-thread state that does not survive that (see
+    ``data_panel.JobThread``). Signals go out to the GUI thread as plain data.
+    """
 
     kerasReady = Signal()
     kerasFailed = Signal(str)
     analyzed = Signal(object)  # (revision, Analysis)
     analysisFailed = Signal(object)  # (revision, message)
     jobFinished = Signal(object)  # JobResult
-    _wake = Signal()
 
     def __init__(self) -> None:
         super().__init__()
-        self._lock = threading.Lock()
+        self.setObjectName("layerlab-analysis")
+        self._cond = threading.Condition()
         self._pending: tuple[int, Project, int | None] | None = None
         self._jobs: deque[tuple[int, Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = deque()
         self._analyzer: Any = None
@@ -99,35 +105,35 @@ class AnalysisWorker(QObject):
         self.last_duration = 0.0
         self.keras_delay_ms = 1000
         self.keras_loaded = False
-        self._wake.connect(self._drain)
+        self._keras_failed = False
 
     # -- called from the GUI thread ------------------------------------------
     def post(self, revision: int, snapshot: Project, num_classes: int | None = None) -> None:
         """Queue ``snapshot`` for analysis, replacing any snapshot still waiting."""
-        with self._lock:
+        with self._cond:
             self._pending = (revision, snapshot, num_classes)
-        self._wake.emit()
+            self._cond.notify()
 
     def post_job(self, job_id: int, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        with self._lock:
+        with self._cond:
             self._jobs.append((job_id, fn, args, kwargs))
-        self._wake.emit()
+            self._cond.notify()
 
     def request_stop(self) -> None:
-        with self._lock:
+        with self._cond:
             self._stopping = True
             self._pending = None
             self._jobs.clear()
+            self._cond.notify()
 
     # -- in the worker thread -------------------------------------------------
-    @Slot()
-    def start(self) -> None:
-        """Build the analyzer and serve what is waiting, then load Keras in the background.
+    def run(self) -> None:  # noqa: D102 - QThread
+        """Serve what is waiting; import Keras ``keras_delay_ms`` after the start when idle.
 
-        The analyzer answers from its on-disk shape store without Keras when
-        it has seen the layers before (a cache miss imports Keras right there);
-        Keras itself is imported ``keras_delay_ms`` later, so a window that
-        just opened stays responsive and a quick smoke test need not wait.
+        The analyzer answers from its on-disk shape store without Keras when it
+        has seen the layers before (a cache miss imports Keras right there);
+        Keras itself is imported a little later, so a window that just opened
+        stays responsive and a quick smoke test need not wait.
         """
         quiet_tensorflow()
         try:
@@ -137,33 +143,21 @@ class AnalysisWorker(QObject):
         except Exception as exc:  # noqa: BLE001 - shown in the status bar
             self.kerasFailed.emit(f"the analyzer could not start: {exc}")
             return
-        self._drain()
-        QTimer.singleShot(self.keras_delay_ms, self._load_keras)
-
-    @Slot()
-    def _load_keras(self) -> None:
-        with self._lock:
-            if self._stopping:
-                return
-        try:
-            load_keras()  # the slow part: seconds, with the GIL left free for the window
-        except Exception as exc:  # noqa: BLE001 - shown in the status bar
-            self.kerasFailed.emit(f"Keras could not be loaded: {exc}")
-            return
-        self.keras_loaded = True
-        self.kerasReady.emit()
-        self._drain()
-
-    @Slot()
-    def _drain(self) -> None:
-        if self._analyzer is None:
-            return  # start() drains once Keras is there
+        keras_at = time.monotonic() + self.keras_delay_ms / 1000
         while True:
-            with self._lock:
+            with self._cond:
+                while not (self._stopping or self._jobs or self._pending is not None):
+                    if self.keras_loaded or self._keras_failed:
+                        self._cond.wait()
+                        continue
+                    left = keras_at - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 if self._stopping:
                     return
                 job = self._jobs.popleft() if self._jobs else None
-                item = None if job else self._pending
+                item = self._pending if job is None else None
                 if job is None:
                     self._pending = None
             if job is not None:
@@ -171,7 +165,17 @@ class AnalysisWorker(QObject):
             elif item is not None:
                 self._analyze(*item)
             else:
-                return
+                self._load_keras()
+
+    def _load_keras(self) -> None:
+        try:
+            load_keras()  # the slow part: seconds, with the GIL left free for the window
+        except Exception as exc:  # noqa: BLE001 - shown in the status bar
+            self._keras_failed = True
+            self.kerasFailed.emit(f"Keras could not be loaded: {exc}")
+            return
+        self.keras_loaded = True
+        self.kerasReady.emit()
 
     def _analyze(self, revision: int, snapshot: Project, num_classes: int | None) -> None:
         t = time.perf_counter()
@@ -205,11 +209,8 @@ class AnalysisService(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread = QThread()
-        self._thread.setObjectName("layerlab-analysis")
         self.worker = AnalysisWorker()
-        self.worker.moveToThread(self._thread)
-        self._thread.started.connect(self.worker.start)
+        self._thread = self.worker
         self.worker.kerasReady.connect(self._on_ready)
         self.worker.kerasFailed.connect(self.kerasFailed)
         self.worker.analyzed.connect(self._on_analyzed)
@@ -252,7 +253,6 @@ class AnalysisService(QObject):
         """Quit the thread and wait for it (an import of Keras in progress finishes first)."""
         self.worker.request_stop()
         if self._thread.isRunning():
-            self._thread.quit()
             self._thread.wait(timeout_ms)
 
     @Slot()
