@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.core.settings import LOSSES, OPTIMIZERS, SCHEDULES, TrainSettings
 from app.engine import events as ev
+from app.gui.staged import StagedBuild
 from app.gui.worker import TrainWorker
 
 __all__ = ["TrainingPanel", "loss_choices", "output_head"]
@@ -224,7 +225,7 @@ class LearningRateSpin(QDoubleSpinBox):
         self.setValue(min(max(v, self.minimum()), self.maximum()))
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(QWidget, StagedBuild):
     """See the module docstring. ``project_provider()`` returns the current Project."""
 
     runStarted = Signal()
@@ -259,14 +260,6 @@ class TrainingPanel(QWidget):
         self._construction = self._build_all(embed_curves)  # (self._steps is the run's steps per epoch)
         if not staged:
             self.finish()
-
-    def step(self) -> bool:
-        """Build the next piece; False once the panel is complete."""
-        return next(self._construction, None) is not None
-
-    def finish(self) -> None:
-        for _ in self._construction:
-            pass
 
     def _build_all(self, embed_curves: bool) -> Iterator[str]:
         yield from self._build(embed_curves)

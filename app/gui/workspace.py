@@ -15,13 +15,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
 
+from app.gui.staged import StagedBuild
 from app.paths import cache_dir
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 DESIGN, DATA, TRAIN, RESULTS, PREDICT = range(5)
 
 
-class Workspace(QObject):
+class Workspace(QObject, StagedBuild):
     """Owns the Data / Train / Results / Predict panels of one main window."""
 
     def __init__(self, window: Any, *, staged: bool = False) -> None:
@@ -33,15 +34,6 @@ class Workspace(QObject):
         self._construction = self._build()
         if not staged:
             self.finish()
-
-    def step(self) -> bool:
-        """Build the next panel; False once the workspace is complete."""
-        return next(self._construction, None) is not None
-
-    def finish(self) -> None:
-        """Build whatever is left."""
-        for _ in self._construction:
-            pass
 
     def _build(self) -> Any:
         from app.gui.data_panel import DatasetPanel
