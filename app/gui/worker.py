@@ -142,6 +142,7 @@ class TrainWorker(QObject):
                 error = _exception_message(exc)
             finally:
                 collector.release()
+                _return_freed_memory()
             try:
                 bridge.done.emit(result, error)
             except RuntimeError:  # the bridge was deleted: the window is gone
@@ -248,6 +249,18 @@ class _FitCollector:
         if self.saved is not None:
             gc.set_threshold(*self.saved)
             self.saved = None
+
+
+def _return_freed_memory() -> None:
+    """Give the heap pages a finished run freed back to the system (glibc keeps them otherwise)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # a foreign call: the GIL is free meanwhile
+    except (OSError, AttributeError):
+        pass
 
 
 def _safe_emit(signal: Any, collector: _FitCollector | None = None) -> Any:
