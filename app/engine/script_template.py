@@ -692,8 +692,23 @@ def distribution_scope(args):
     return contextlib.nullcontext()
 
 
-def load_datasets(data_dir, validation_dir, batch_size):
-    """Read the image folders the way LayerLab does (same split, seed, size and colours)."""
+def whole_batches(dataset, batch_size):
+    """Full batches only: with several processes, Keras splits every batch among them,
+    and a partial last batch gives them different numbers of steps (they would hang)."""
+    import tensorflow as tf
+
+    n = len(dataset.file_paths) // batch_size
+    if n == 0:
+        sys.exit(f"fewer images than --batch-size {batch_size}: nothing to share among processes")
+    whole = dataset.rebatch(batch_size, drop_remainder=True)
+    return whole.apply(tf.data.experimental.assert_cardinality(n))
+
+
+def load_datasets(data_dir, validation_dir, batch_size, whole=False):
+    """Read the image folders the way LayerLab does (same split, seed, size and colours).
+
+    ``whole``: drop each set's partial last batch (for a run over several processes).
+    """
     import keras
     import tensorflow as tf
 
@@ -714,6 +729,9 @@ def load_datasets(data_dir, validation_dir, batch_size):
     else:
         train_ds, val_ds = read(data_dir, **options), None
     class_names = list(train_ds.class_names)
+    if whole:
+        train_ds = whole_batches(train_ds, batch_size)
+        val_ds = whole_batches(val_ds, batch_size) if val_ds is not None else None
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     if val_ds is not None:
         val_ds = val_ds.prefetch(tf.data.AUTOTUNE)
@@ -759,7 +777,10 @@ def main(argv=None):
     scope = distribution_scope(args)
     keras.utils.set_random_seed(SEED)
 
-    train_ds, val_ds, class_names = load_datasets(args.data, args.validation_data, args.batch_size)
+    several_processes = bool(args.coordinator_address)
+    train_ds, val_ds, class_names = load_datasets(
+        args.data, args.validation_data, args.batch_size, whole=several_processes
+    )
     num_classes = len(class_names)
 @@CLASS_CHECK@@    out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

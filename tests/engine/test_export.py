@@ -227,6 +227,39 @@ def test_script_jax_data_parallel_on_two_host_devices(script, image_folder, tmp_
     assert (out / "model.keras").is_file()
 
 
+def test_script_jax_over_two_processes_with_distribution_initialize(script, image_folder, tmp_path):
+    """Two processes on one machine stand in for two hosts (coordinator, count, id)."""
+    pytest.importorskip("jax")
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(tmp_path / ".keras"), "HOME": str(tmp_path)})
+    env.pop("KERAS_BACKEND", None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-I", str(script), "--data", str(image_folder), "--epochs", "2", "--batch-size", "2",
+             "--out", str(tmp_path / f"host{i}"), "--distribute", "jax-data-parallel",
+             "--coordinator-address", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    try:
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+        assert "DataParallel, 2 replicas" in out
+    for i in range(2):  # both took the same steps: one row per epoch each, validation included
+        rows = (tmp_path / f"host{i}" / "history.csv").read_text().splitlines()
+        assert len(rows) == 3 and "val_accuracy" in rows[0]
+
+
 def test_run_folder_exports_its_trained_model_and_project(keras_file, work, sample):
     run = work / "run_folder"
     run.mkdir()
