@@ -118,9 +118,13 @@ def main() -> None:
         if i == 1:
             start = rss_mb()  # after warm-up: graphs traced, caches filled
     end = rss_mb()
-    print(f"memory: {args.runs} consecutive 1-epoch runs in one process: RSS {start:.0f} MB after run 2 -> "
-          f"{end:.0f} MB after run {args.runs}, growth {end - start:.0f} MB (target <= 150 MB)")
-    print(json.dumps({"ratio": mo / mp, "ratio_full_exit": mf / mp, "best_val_accuracy": best, "memory_growth_mb": end - start}))
+    growth = None
+    if start is not None:
+        growth = end - start
+        print(f"memory: {args.runs} consecutive 1-epoch runs in one process: RSS {start:.0f} MB after run 2 -> "
+              f"{end:.0f} MB after run {args.runs}, growth {growth:.0f} MB (target <= 150 MB)")
+    print(json.dumps({"ratio": mo / mp, "ratio_full_exit": mf / mp, "best_val_accuracy": best,
+                      "memory_growth_mb": growth}))
 
 
 if __name__ == "__main__":
