@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
+from app.engine.keras_loader import quiet_tensorflow
 
 EXIT_OK, EXIT_FOUND_ERRORS, EXIT_BAD_INPUT = 0, 1, 2
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -24,12 +25,6 @@ MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 class UsageError(Exception):
     """Bad usage or unreadable input: exit 2 with this one line."""
-
-
-def _quiet_tensorflow() -> None:
-    from app.engine.keras_loader import quiet_tensorflow
-
-    quiet_tensorflow()
 
 
 def _print_json(obj: Any) -> None:
@@ -70,7 +65,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def _load_any(path: Path, unsafe: bool) -> tuple[Any, int | None]:
     """A project from a project file or a model file; with the model's own parameter count."""
     if path.suffix.lower() in MODEL_SUFFIXES:
-        _quiet_tensorflow()
+        quiet_tensorflow()
         from app.engine.model_import import import_model_with_count
 
         return import_model_with_count(path, unsafe=unsafe)
@@ -92,7 +87,7 @@ def _fmt_shape(shape: Any) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     path = Path(args.file)
     project, model_params = _load_any(path, args.unsafe)
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from app.engine.analyze import analyze, fmt_bytes
 
     result = analyze(project, num_classes=args.classes)
@@ -140,7 +135,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- import / export ----------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from app.engine.model_import import import_model_file
 
     target = Path(args.output)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from typing import Any
 
@@ -53,7 +52,9 @@ def _print_human(result: dict[str, Any], source: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from app.engine.keras_loader import quiet_tensorflow
+
+    quiet_tensorflow()
     from app.engine.data_sources import DataSourceError, scan_source
     from app.engine.predict import resolve_run
     from app.engine.safety import ModelFileError, UnsafeModelError

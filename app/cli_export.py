@@ -15,9 +15,10 @@ EXPORT_FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from app.cli import UsageError, _quiet_tensorflow
+    from app.cli import UsageError
+    from app.engine.keras_loader import quiet_tensorflow
 
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from app.engine.export import ExportError, export
 
     try:

@@ -13,7 +13,6 @@ Exit status: 0 the run ended normally (completed, early stopping), 1 it failed
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -171,8 +170,9 @@ def summary_line(result: Any) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from app.engine.keras_loader import quiet_tensorflow
+
+    quiet_tensorflow()
     debug = bool(getattr(args, "debug", False))
     from app.engine.control import RunControl
 

@@ -28,7 +28,6 @@ library preload takes too, so the two never overlap.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import importlib.util
 import os
@@ -69,6 +68,8 @@ def preload_tensorflow_libraries() -> int:
     if spec is None or not spec.origin:
         return 0
     base = Path(spec.origin).parent
+    import ctypes  # here, not at the top: `layerlab` imports this module on every start
+
     try:
         libc = ctypes.CDLL(None)
         dlopen = libc.dlopen

@@ -166,9 +166,8 @@ class ShapeInference:
         return info
 
     def _compute(self, node: Node, shapes: list[Shape]) -> LayerInfo:
-        from app.engine.keras_loader import load_keras
+        import keras  # loaded by _enter_keras, which always runs first
 
-        keras = load_keras()
         from app.engine.layers import (
             LayerConfigError,
             call_kwargs,

@@ -209,8 +209,7 @@ class AnalysisService(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker = AnalysisWorker()
-        self._thread = self.worker
+        self.worker = AnalysisWorker()  # the thread itself
         self.worker.kerasReady.connect(self._on_ready)
         self.worker.kerasFailed.connect(self.kerasFailed)
         self.worker.analyzed.connect(self._on_analyzed)
@@ -226,7 +225,7 @@ class AnalysisService(QObject):
     def start(self) -> None:
         if not self.started:
             self.started = True
-            self._thread.start()
+            self.worker.start()
 
     @property
     def busy(self) -> bool:
@@ -252,8 +251,8 @@ class AnalysisService(QObject):
     def stop(self, timeout_ms: int = 60000) -> None:
         """Quit the thread and wait for it (an import of Keras in progress finishes first)."""
         self.worker.request_stop()
-        if self._thread.isRunning():
-            self._thread.wait(timeout_ms)
+        if self.worker.isRunning():
+            self.worker.wait(timeout_ms)
 
     @Slot()
     def _on_ready(self) -> None:

@@ -387,15 +387,18 @@ class MainWindow(QMainWindow):
     def build_workspace(self) -> Any:
         """The Data, Train, Results and Predict tabs, now (idempotent)."""
         if self.workspace is None and not self._closed:
-            building, self._workspace_building = self._workspace_building, None
-            if building is not None:
-                building.finish()
-                self.workspace = building
-            else:
+            self._complete_workspace()
+            if self.workspace is None:
                 from app.gui.workspace import Workspace
 
                 self.workspace = Workspace(self)
         return self.workspace
+
+    def _complete_workspace(self) -> None:
+        """A workspace being built step by step: build the rest now; it is the workspace."""
+        if self._workspace_building is not None:
+            self._workspace_building.finish()
+            self.workspace, self._workspace_building = self._workspace_building, None
 
     def _build_workspace_step(self) -> None:
         """Build the tabs one panel per event-loop turn, so the window keeps answering."""
@@ -408,7 +411,7 @@ class MainWindow(QMainWindow):
         if self._workspace_building.step():
             QTimer.singleShot(10, self._build_workspace_step)  # 0 would starve input and timers
         else:
-            self.workspace, self._workspace_building = self._workspace_building, None
+            self._complete_workspace()
 
     def mark_modified(self) -> None:
         """A settings edit made outside the undo stack (data and training panels)."""
@@ -900,9 +903,7 @@ class MainWindow(QMainWindow):
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
-        if self._workspace_building is not None:  # half built: complete it so that all of it stops
-            self._workspace_building.finish()
-            self.workspace, self._workspace_building = self._workspace_building, None
+        self._complete_workspace()  # a half-built one: all of it must stop
         if self.workspace is not None:
             self.workspace.shutdown()
         self.analysis.stop()
@@ -947,12 +948,6 @@ def _one_line(exc: BaseException | None) -> str:
 
 
 # -- entry point ------------------------------------------------------------------------------
-def _quiet_tensorflow() -> None:
-    from app.engine.keras_loader import quiet_tensorflow
-
-    quiet_tensorflow()
-
-
 def _prepare_file(path: Path, smoke: bool) -> tuple[Project | None, Path | None, bool, int | None]:
     """(project, model to import, unsafe, exit code): what FILE on the command line means."""
     if path.suffix.lower() in MODEL_SUFFIXES:
@@ -991,7 +986,9 @@ def _has_display() -> bool:
 
 def run_gui(args: Any) -> int:
     """``layerlab gui [--smoke-test [--screenshot PNG]] [FILE]``; returns the exit status."""
-    _quiet_tensorflow()
+    from app.engine.keras_loader import quiet_tensorflow
+
+    quiet_tensorflow()
     smoke = bool(getattr(args, "smoke_test", False))
     if QApplication.instance() is None and not _has_display():
         if not smoke:
