@@ -287,13 +287,21 @@ def test_mixed_precision_class_weights_one_hot_loss_plateau_and_early_stopping(t
 
 
 CHILD = """
-import os, signal, sys
+import os, signal, sys, time
 sys.path.insert(0, {tests!r})
 from test_train import tiny_data, tiny_project
 from app.engine import events as ev, train
 
 def die(event):
     if isinstance(event, ev.BatchEnd) and event.epoch == 3 and event.batch == 2:
+        # Checkpoints are written by a background thread; on a loaded machine epoch 2's
+        # may still be on its way. Wait (bounded) for its last file, history.csv, so the
+        # kill lands mid-epoch 3 with epoch 2 on disk.
+        history = os.path.join({out!r}, "history.csv")
+        for _ in range(600):
+            if os.path.exists(history) and len(open(history).read().splitlines()) >= 3:
+                break
+            time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGKILL)
 
 train.run(tiny_project(units=3, epochs=4), data=tiny_data(), events=die, out_dir={out!r}, event_interval=0)
