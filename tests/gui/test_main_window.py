@@ -387,11 +387,15 @@ def test_requests_are_coalesced_and_snapshots_are_cheap(make_window, qtbot):
     w = make_window()
     conv1 = node_id(w, "conv1")
     runs = w.analysis.worker.analyses_run
+    costs = []
     with qtbot.waitSignal(w.analysisApplied, timeout=ANALYSIS_TIMEOUT) as blocker:
         for f in range(1, 21):
             w.project.graph.set_param(conv1, "filters", f)
             w.analysis.request(w.project)
-            assert w.analysis.last_snapshot_s < 0.05
+            costs.append(w.analysis.last_snapshot_s)
+    costs.sort()
+    # Cheap on the GUI thread; one outlier is allowed for a loaded machine's scheduler.
+    assert costs[10] < 0.01 and costs[-2] < 0.05, costs
     assert blocker.args[0].layers[conv1].output_shape[-1] == 20
     assert w.analysis.worker.analyses_run - runs < 20
 
