@@ -882,8 +882,10 @@ def _train(
     from app.engine.build import build_model
     from app.engine.compile import class_weights as balanced_weights
     from app.engine.compile import compile_model, dtype_policy, schedule_callbacks
+    from app.engine.tf_gradients import release_all_reduce_gradients
 
     keras.utils.clear_session()
+    release_all_reduce_gradients()  # what still pinned the earlier runs' train steps
     # A pipeline dataset has no known length (it drops undecodable files); Keras says so after
     # the first epoch and then counts the batches itself - nothing for the user to do.
     warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)

@@ -94,13 +94,15 @@ def main() -> None:
             t = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True, env=run_env, cwd=ROOT)
             times[kind].append(time.perf_counter() - t)
-    mo, mf, mp = (statistics.median(times[k]) for k in ("ours", "ours-full-exit", "plain"))
-    print(f"train mnist-cnn on sample:digits, {args.epochs} epochs, batch 32, {args.repeat} runs each, whole processes:")
-    print(f"  layerlab train: median {mo:6.2f} s   plain Keras script: median {mp:6.2f} s   ratio {mo / mp:5.3f} (target <= 1.02)")
-    for kind, values in times.items():
-        print(f"  {kind:15s} runs: {', '.join(f'{v:.2f}' for v in values)}")
-    print(f"  layerlab train with the interpreter's full teardown (LAYERLAB_FULL_EXIT=1, as the plain script): "
-          f"median {mf:6.2f} s   ratio {mf / mp:5.3f}")
+    mo = mf = mp = float("nan")
+    if args.repeat:  # --repeat 0: only the quality and memory figures
+        mo, mf, mp = (statistics.median(times[k]) for k in ("ours", "ours-full-exit", "plain"))
+        print(f"train mnist-cnn on sample:digits, {args.epochs} epochs, batch 32, {args.repeat} runs each, whole processes:")
+        print(f"  layerlab train: median {mo:6.2f} s   plain Keras script: median {mp:6.2f} s   ratio {mo / mp:5.3f} (target <= 1.02)")
+        for kind, values in times.items():
+            print(f"  {kind:15s} runs: {', '.join(f'{v:.2f}' for v in values)}")
+        print(f"  layerlab train with the interpreter's full teardown (LAYERLAB_FULL_EXIT=1, as the plain script): "
+              f"median {mf:6.2f} s   ratio {mf / mp:5.3f}")
 
     from app.core.templates import load_template
     from app.engine.train import run
