@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
-from app.engine.keras_loader import quiet_tensorflow
+from app.engine.keras_loader import load_keras, quiet_tensorflow
 
 EXIT_OK, EXIT_FOUND_ERRORS, EXIT_BAD_INPUT = 0, 1, 2
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -65,7 +65,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def _load_any(path: Path, unsafe: bool) -> tuple[Any, int | None]:
     """A project from a project file or a model file; with the model's own parameter count."""
     if path.suffix.lower() in MODEL_SUFFIXES:
-        quiet_tensorflow()
+        load_keras()
         from app.engine.model_import import import_model_with_count
 
         return import_model_with_count(path, unsafe=unsafe)
@@ -135,7 +135,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- import / export ----------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    quiet_tensorflow()
+    load_keras()
     from app.engine.model_import import import_model_file
 
     target = Path(args.output)

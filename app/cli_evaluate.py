@@ -72,6 +72,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {args.data}: no usable images", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    from app.engine.keras_loader import load_keras
+
+    load_keras()
     from app.engine.data_pipeline import make_datasets
     from app.engine.evaluate import evaluate_model
     from app.engine.safety import load_model_file

@@ -16,9 +16,13 @@ EXPORT_FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
 
 def cmd_export(args: argparse.Namespace) -> int:
     from app.cli import UsageError
-    from app.engine.keras_loader import quiet_tensorflow
+    from app.engine.export import MODEL_SUFFIXES
+    from app.engine.keras_loader import load_keras, quiet_tensorflow
 
-    quiet_tensorflow()
+    if args.to != "python" or Path(args.project).suffix.lower() in MODEL_SUFFIXES:
+        load_keras()
+    else:
+        quiet_tensorflow()  # a project's script needs no Keras here
     from app.engine.export import ExportError, export
 
     try:

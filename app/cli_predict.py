@@ -51,7 +51,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from app.engine.keras_loader import quiet_tensorflow
+    from app.engine.keras_loader import load_keras
 
     if args.top_k < 1:
         raise _usage_error(f"--top-k must be 1 or more (got {args.top_k})")
@@ -62,7 +62,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             check_image(image)  # PIL only: a bad file is named before TensorFlow loads
     except ImageError as exc:
         raise _usage_error(str(exc)) from None
-    quiet_tensorflow()
+    load_keras()
     from app.engine.predict import Predictor
 
     try:

@@ -170,7 +170,7 @@ def summary_line(result: Any) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.engine.keras_loader import quiet_tensorflow
+    from app.engine.keras_loader import load_keras, quiet_tensorflow
 
     quiet_tensorflow()
     debug = bool(getattr(args, "debug", False))
@@ -200,6 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         from app.engine.train import run
 
+        load_keras()
         project = _load(Path(args.project), bool(getattr(args, "unsafe", False)))
         result = run(
             project,

@@ -30,6 +30,7 @@ from app.core.diagnostics import (
 )
 from app.core.graph import INPUT_CLASS, NetworkGraph, Node
 from app.core.project import Project
+from app.engine.layers import CALL_KWARGS_KEY
 from app.engine.shapes import LayerInfo, Shape, ShapeInference
 
 CLASSIFICATION_LOSSES = {
@@ -400,6 +401,8 @@ class Analyzer:
                 continue
             defaults = self.catalog.defaults(n.class_name)
             for key, value in n.params.items():
+                if key == CALL_KWARGS_KEY:
+                    continue  # how an imported layer was called (training=False, ...): not a parameter
                 problem = self.catalog.validate(n.class_name, key, value)
                 if problem is None:
                     continue

@@ -91,7 +91,9 @@ def load_keras() -> ModuleType:
     module = sys.modules.get("keras")
     if module is not None and hasattr(module, "Model"):
         return module
-    with _lock:
+    from app.engine.stderr_filter import tensorflow_noise_dropped
+
+    with _lock, tensorflow_noise_dropped():
         quiet_tensorflow()
         if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
             preload_tensorflow_libraries()

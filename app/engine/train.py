@@ -428,6 +428,22 @@ def adapt_output(graph: NetworkGraph, num_classes: int, loss: str = "") -> str |
     )
 
 
+def _check_classifier(model: Any) -> None:
+    """Training labels whole images: the network must give one vector of class scores per image."""
+    shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
+    if len(shapes) == 1 and len(shapes[0]) == 2:
+        return
+    if len(shapes) == 1:
+        grid = "x".join(str(d) for d in shapes[0][1:-1])
+        what = f"an output for every position of a {grid} grid (a segmentation network)"
+    else:
+        what = f"{len(shapes)} outputs"
+    raise TrainError(
+        f"this network gives {what}; training here takes one label per image, so the network must "
+        "end in one vector of class scores, e.g. GlobalAveragePooling2D or Flatten then Dense"
+    )
+
+
 def image_shape(graph: NetworkGraph) -> tuple[int, ...]:
     inputs = graph.input_nodes()
     if len(inputs) != 1:
@@ -916,8 +932,6 @@ def _train(
         if state is None:
             graph = project.graph.copy()
             adapted = adapt_output(graph, len(names), settings.loss)
-            if adapted:
-                info(adapted)
             snapshot = project.copy()
             snapshot.graph = graph.copy()
             snapshot.training = settings
@@ -930,6 +944,9 @@ def _train(
             from app.engine.model_import import project_weights
 
             model = build_model(train_graph, weights=project_weights(project), name=project.name)
+            _check_classifier(model)
+            if adapted:
+                info(adapted)
             _check_space(run_dir, model)
             from app.engine.export_keras import save_model_atomic
 

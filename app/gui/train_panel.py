@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QStyle,
@@ -400,10 +401,22 @@ class TrainingPanel(QWidget, StagedBuild):
         # costs tens of ms): the labels ignore their text width and the column has a fixed width.
         for label in (self.stats_label, self.status_label, self.fault_label, self.notice_label):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # A short window scrolls the settings column rather than squashing its boxes.
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setObjectName("trainingSettingsScroll")
+        self.side_scroll.setWidget(side)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.viewport().setAutoFillBackground(False)
+        side.setAutoFillBackground(False)
+        bar = self.side_scroll.verticalScrollBar().sizeHint().width()
         if embed_curves:
-            side.setFixedWidth(360)
+            side.setMinimumWidth(360)
+            self.side_scroll.setFixedWidth(360 + bar)
         else:
             side.setMinimumWidth(290)
+            self.side_scroll.setMinimumWidth(290 + bar)
         side.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
         yield "settings"
@@ -414,7 +427,7 @@ class TrainingPanel(QWidget, StagedBuild):
         root = QHBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
         root.setSpacing(12)
-        root.addWidget(side)
+        root.addWidget(self.side_scroll)
         if embed_curves:
             line = QFrame()
             line.setFrameShape(QFrame.Shape.VLine)
@@ -808,6 +821,8 @@ class TrainingPanel(QWidget, StagedBuild):
     def _show_fault(self, text: str) -> None:
         self.fault_label.setText(text)
         self.fault_label.setVisible(True)
+        # Once laid out, scroll the settings column (if it must scroll) so the reason shows.
+        QTimer.singleShot(0, lambda: self.side_scroll.ensureWidgetVisible(self.fault_label, 0, 8))
 
     # -- painting (10 Hz while running) ----------------------------------------------------
     def _elapsed(self) -> float:

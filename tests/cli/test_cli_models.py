@@ -42,6 +42,22 @@ def test_import_check_export_round_trip_keeps_weights(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["total_params"] == model.count_params()
 
 
+def test_a_model_with_dropout_and_batchnorm_checks_clean(tmp_path, capsys):
+    # Keras records `training=False` in the call of every such layer; that is how it was
+    # called, not a parameter, and must not be reported as one.
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, name="c")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dropout(0.5, name="drop")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(x))
+    src = tmp_path / "dropout.keras"
+    model.save(src)
+    assert main(["check", str(src), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["errors"] == [] and report["total_params"] == model.count_params()
+
+
 def test_a_lambda_model_is_refused_with_the_reason(tmp_path, capsys):
     marker = tmp_path / "pwned"
     inputs = keras.Input((4,))

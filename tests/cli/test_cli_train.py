@@ -6,6 +6,8 @@ import argparse
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,9 @@ from app.core.graph import sequential
 from app.core.project import Project
 from app.core.settings import TrainSettings
 from app.engine import events as ev
+from app.engine.stderr_filter import NOISE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -141,9 +146,11 @@ def test_the_train_process_ends_quickly_with_everything_written(tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "app", "train", str(project), "--data", "sample:digits", "--epochs", "1",
            "--out", str(run_dir)]  # fmt: skip
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL")}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "completed: 1 epoch" in r.stdout  # flushed before the quick exit
+    assert not [line for line in r.stderr.splitlines() if NOISE.match(line.encode())], r.stderr[-2000:]
     for name in ("model.keras", "metrics.json", "history.csv", "classes.json", "misclassified.json"):
         assert (run_dir / name).is_file(), name
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_completed"] == 1
@@ -152,3 +159,18 @@ def test_the_train_process_ends_quickly_with_everything_written(tmp_path):
     r = subprocess.run([sys.executable, "-m", "app", "predict", str(run_dir / "model.keras"), str(not_image)],
                        capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 2 and str(not_image) in r.stderr  # the exit status survives the quick exit
+
+
+def test_a_segmentation_network_is_refused_in_one_line_without_tensorflow_noise(tmp_path):
+    import subprocess
+    import sys
+
+    pytest.importorskip("keras")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL")}
+    cmd = [sys.executable, "-m", "app", "train", str(ROOT / "models" / "unet-mini.layerlab"), "--data",
+           "sample:digits", "--epochs", "1", "--out", str(tmp_path / "run")]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "segmentation" in lines[0], r.stderr
+    assert not (tmp_path / "run").exists()
