@@ -282,13 +282,23 @@ def find_last_conv_layer(model: Any) -> Any:
     candidates = [
         layer
         for layer in model.layers
-        if not isinstance(layer, keras.layers.InputLayer) and _rank(_layer_output(layer)) == 4
+        if not isinstance(layer, keras.layers.InputLayer)
+        and not _is_preprocessing(layer)  # the pixels themselves: nothing learned to look at
+        and _rank(_layer_output(layer)) == 4
     ]
     convs = [c for c in candidates if any(h in type(c).__name__ for h in _CONV_HINTS)]
     chosen = (convs or candidates)[-1:] if candidates else []
     if not chosen:
-        raise PredictError("Grad-CAM needs a convolution layer (a layer with a 4-D output); this model has none")
+        raise PredictError(
+            "Grad-CAM needs a convolution layer (one that keeps the image's rows and columns); "
+            "this model has none, so there is no map of where it looked"
+        )
     return chosen[0]
+
+
+def _is_preprocessing(layer: Any) -> bool:
+    """Keras' preprocessing layers (Rescaling, Resizing, Normalization, augmentation)."""
+    return ".layers.preprocessing." in type(layer).__module__
 
 
 def gradcam_heatmap(model: Any, x: np.ndarray, layer: Any, class_index: int) -> np.ndarray:

@@ -144,6 +144,13 @@ def test_last_conv_layer_is_found_before_the_dense_head(predictor):
     dense_only = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(PredictError, match="convolution"):
         find_last_conv_layer(dense_only)
+    # An MLP with the pixel scaling inside (as every trained model has): the scaling layer
+    # keeps rows and columns but is not something the network learned to look with.
+    mlp = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    with pytest.raises(PredictError, match="convolution"):
+        find_last_conv_layer(mlp)
 
 
 def test_gradcam_writes_an_overlay_of_the_image_size(predictor, images, tmp_path):
