@@ -552,6 +552,8 @@ class PredictionPanel(QWidget):
             text += f"<br><span style='color:#B26A00'>{'; '.join(info['warnings'])}</span>"
         self.modelLabel.setText(text)
         self.gradcamToggle.setEnabled(info["gradcam_layer"] is not None)
+        if info["gradcam_layer"] is None:
+            self.gradcamToggle.setChecked(False)  # not left ticked from the previous model
         self.gradcamToggle.setToolTip(
             f"Overlay where layer '{info['gradcam_layer']}' looked for the top class"
             if info["gradcam_layer"] else "Grad-CAM needs a convolution layer; this model has none"

@@ -117,3 +117,18 @@ def test_drop_and_folder_table_csv(qtbot, panel, images, tmp_path):
     with out.open() as fh:
         lines = list(csv.reader(fh))
     assert lines[0][:3] == ["file", "label", "probability"] and len(lines) == 4
+
+
+def test_a_model_without_convolutions_turns_grad_cam_off(qtbot, panel, tmp_path):
+    panel.gradcamToggle.setChecked(True)
+    assert panel.gradcamToggle.isEnabled()
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Flatten()(x)
+    mlp = keras.Model(inputs, keras.layers.Dense(len(CLASSES), activation="softmax")(x))
+    mlp.save(tmp_path / "mlp.keras")
+    with qtbot.waitSignal(panel.modelChanged, timeout=TIMEOUT) as blocker:
+        panel.set_model(tmp_path / "mlp.keras")
+    assert blocker.args[0]["gradcam_layer"] is None
+    assert not panel.gradcamToggle.isEnabled() and not panel.gradcamToggle.isChecked()
+    assert "convolution" in panel.gradcamToggle.toolTip()
