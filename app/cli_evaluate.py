@@ -76,7 +76,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     load_keras()
     from app.engine.data_pipeline import make_datasets
-    from app.engine.evaluate import evaluate_model
+    from app.engine.evaluate import evaluate_model, trained_loss
     from app.engine.safety import load_model_file
 
     try:
@@ -85,8 +85,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     units = int(model.output_shape[-1])
-    names = names or [str(i) for i in range(units)]
-    if len(names) != units:
+    classes = 2 if units == 1 else units  # one sigmoid unit: a yes/no model of two classes
+    names = names or [str(i) for i in range(classes)]
+    if len(names) != classes:
         print(f"error: {model_path}: the model has {units} outputs but {len(names)} class names", file=sys.stderr)
         return EXIT_BAD_INPUT
     if report.arrays is None:
@@ -104,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     shape = tuple(int(d) for d in model.input_shape[1:])
     data = make_datasets(report, image_shape=shape, batch_size=args.batch_size, validation_split=0.0, shuffle=False)
-    result = evaluate_model(model, data.train, names)
+    result = evaluate_model(model, data.train, names, loss=trained_loss(model_path))
     if args.json:
         print(json.dumps(result, indent=2))
     else:

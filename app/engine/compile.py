@@ -148,6 +148,20 @@ def make_loss(name: str) -> str:
     return name
 
 
+def target_form(loss: str, units: int | None) -> str:
+    """How the class labels must reach ``loss`` for an output of ``units`` values.
+
+    ``"column"``: one 0/1 value per image (a single sigmoid unit); ``"sparse"``:
+    the class number (the sparse losses); ``"one_hot"``: one row per class, for
+    every other loss (categorical and binary cross-entropy over several units,
+    squared or absolute error, Huber, hinge), which compare two same-shape
+    tensors. Training, evaluation and the exported script all use this rule.
+    """
+    if units == 1:
+        return "column"
+    return "sparse" if "sparse" in str(loss) else "one_hot"
+
+
 def make_metrics(settings: TrainSettings) -> list[str]:
     return [str(m) for m in settings.metrics]
 

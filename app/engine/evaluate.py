@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,12 +62,15 @@ def _loss_value(loss: Any, labels: np.ndarray, probs: np.ndarray) -> float | Non
         return None
     import keras
 
+    from app.engine.compile import target_form
+
     name = loss if isinstance(loss, str) else getattr(loss, "__name__", "")
     try:
         fn = keras.losses.get(loss)
-        if probs.shape[1] == 1:
+        form = target_form(str(name), probs.shape[1])
+        if form == "column":
             y_true = labels.reshape(-1, 1).astype(np.float32)
-        elif "sparse" in str(name):
+        elif form == "sparse":
             y_true = labels
         else:
             y_true = np.eye(probs.shape[1], dtype=np.float32)[labels]
@@ -150,7 +154,24 @@ def _default_loss(model: Any, loss: Any) -> Any:
     compiled = getattr(model, "loss", None)
     if isinstance(compiled, str):
         return compiled
-    return "sparse_categorical_crossentropy"
+    try:
+        one_unit = int(model.output_shape[-1]) == 1
+    except (AttributeError, TypeError, ValueError, IndexError):
+        one_unit = False
+    return "binary_crossentropy" if one_unit else "sparse_categorical_crossentropy"
+
+
+def trained_loss(model_path: str | Path) -> str | None:
+    """The loss a LayerLab run trained with (its project snapshot beside ``model.keras``), or None."""
+    from app.core.project import ProjectError, load_project
+
+    snapshot = Path(model_path).parent / "project.layerlab"
+    if not snapshot.is_file():
+        return None
+    try:
+        return str(load_project(snapshot).training.loss) or None
+    except (ProjectError, OSError, ValueError):
+        return None
 
 
 def misclassified_from_predictions(

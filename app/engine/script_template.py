@@ -21,6 +21,7 @@ from typing import Any
 
 from app.core.graph import INPUT_CLASS, NetworkGraph, Node
 from app.core.project import Project
+from app.engine.compile import target_form
 
 INDENT = "    "
 MAX_LINE = 100
@@ -453,7 +454,8 @@ def generate_script(project: Project) -> str:
     body, facts = network_code(project)
     h, w, c = facts["shape"]
     color = {1: "grayscale", 3: "rgb", 4: "rgba"}[c]
-    label_mode = "categorical" if t.loss == "categorical_crossentropy" else "int"
+    # The script's output always has one unit per class found, so only the loss decides.
+    label_mode = "int" if target_form(t.loss, None) == "sparse" else "categorical"
     accuracy = "accuracy" in t.metrics
     description = _wrap(_docstring_text(project.description)) if project.description else []
 

@@ -805,11 +805,17 @@ def _count(ds: Any, known: int | None) -> int:
     return total
 
 
-def _one_hot(ds: Any, n: int) -> Any:
+def _as_targets(ds: Any, form: str, n: int) -> Any:
+    """The labels of ``ds`` as :func:`~app.engine.compile.target_form` says the loss needs them."""
+    if form == "sparse":
+        return ds
     import tensorflow as tf
 
-    one_hot = tf.autograph.experimental.do_not_convert(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n)))
-    return ds.map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
+    if form == "one_hot":
+        fn = lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n))  # noqa: E731
+    else:
+        fn = lambda x, y: (x, tf.reshape(tf.cast(y, tf.float32), (-1, 1)))  # noqa: E731
+    return ds.map(tf.autograph.experimental.do_not_convert(fn), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 # -- the run --------------------------------------------------------------------------
@@ -897,7 +903,7 @@ def _train(
 
     from app.engine.build import build_model
     from app.engine.compile import class_weights as balanced_weights
-    from app.engine.compile import compile_model, dtype_policy, schedule_callbacks
+    from app.engine.compile import compile_model, dtype_policy, schedule_callbacks, target_form
     from app.engine.tf_gradients import release_all_reduce_gradients
 
     keras.utils.clear_session()
@@ -923,9 +929,6 @@ def _train(
     schedule_epochs = int(state.get("schedule_epochs") or settings.epochs) if state else settings.epochs
     monitor, mode = _monitor(settings, bundle.validation is not None)
     train_ds, val_ds = bundle.train, bundle.validation
-    if settings.loss == "categorical_crossentropy":
-        train_ds = _one_hot(train_ds, len(names))
-        val_ds = _one_hot(val_ds, len(names)) if val_ds is not None else None
     ckpt = run_dir / CHECKPOINT_DIR
 
     with dtype_policy(settings.mixed_precision):
@@ -979,6 +982,10 @@ def _train(
                 best = (None, None, None)
             info(f"resuming {run_dir} after epoch {initial_epoch} (optimizer step {int(model.optimizer.iterations)})")
 
+        train_ds, val_ds = (
+            _as_targets(ds, target_form(settings.loss, model.output_shape[-1]), len(names)) if ds is not None else None
+            for ds in (train_ds, val_ds)
+        )
         weights = None
         if settings.class_weights:
             weights = balanced_weights(_label_counts(bundle))

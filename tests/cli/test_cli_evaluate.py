@@ -52,6 +52,28 @@ def test_evaluate_matches_a_hand_count(tmp_path, capsys):
     assert set(result) >= {"loss", "accuracy", "classes", "confusion_matrix", "per_class"}
 
 
+def test_a_one_unit_sigmoid_model_is_evaluated_on_two_classes(tmp_path, capsys):
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")  # not compiled: the loss comes from the output's shape
+    (run / "classes.json").write_text(json.dumps(["no", "yes"]))
+    held = tmp_path / "held"
+    write_folder(held, ["no", "yes"], 4, seed=2)
+
+    assert main(["evaluate", str(run), "--data", str(held), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    images = [np.asarray(Image.open(held / c / f"{i}.png"), np.float32) for c in ("no", "yes") for i in range(4)]
+    p = model.predict_on_batch(np.stack(images)[..., None]).reshape(-1)
+    truth = np.array([0] * 4 + [1] * 4)
+    assert result["accuracy"] == np.mean((p > 0.5).astype(int) == truth)
+    expected = -np.mean(truth * np.log(np.clip(p, 1e-7, 1)) + (1 - truth) * np.log(np.clip(1 - p, 1e-7, 1)))
+    assert abs(result["loss"] - expected) < 1e-4  # binary cross-entropy, not None
+
+
 def test_evaluate_bad_inputs_exit_2(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err

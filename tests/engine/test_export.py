@@ -169,7 +169,7 @@ def test_every_setting_writes_valid_python(work):
             early_stopping=True,
             class_weights=True,
             mixed_precision=i == 0,
-            loss="categorical_crossentropy" if i == 1 else "sparse_categorical_crossentropy",
+            loss=["sparse_categorical_crossentropy", "categorical_crossentropy", "mean_squared_error"][i % 3],
         )
         project.data = DataSettings(
             normalization="standardize", augmentation=Augmentation(flip="horizontal", rotation=0.1, contrast=0.2)
@@ -179,6 +179,8 @@ def test_every_setting_writes_valid_python(work):
         text = out.read_text()
         assert "adapt_normalization(model" in text and "balanced_class_weights" in text
         assert "EarlyStopping" in text and 'keras.layers.RandomFlip(mode="horizontal"' in text
+        # Labels as the loss compares them: class numbers for the sparse loss, one-hot rows otherwise.
+        assert f'LABEL_MODE = "{"int" if i % 3 == 0 else "categorical"}"' in text
 
 
 def _run_script(script, *args, cwd, env_extra=None, timeout=300):

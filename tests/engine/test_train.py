@@ -333,6 +333,45 @@ def test_sigkill_mid_epoch_then_resume_carries_on(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["epochs_completed"] == 4
 
 
+@pytest.mark.parametrize("loss", ["mean_squared_error", "binary_crossentropy", "huber"])
+def test_losses_that_compare_same_shape_tensors_get_one_hot_labels(tmp_path, loss):
+    result = train.run(tiny_project(units=3, epochs=1, loss=loss), data=tiny_data(), out_dir=tmp_path / "run")
+    assert result.stopped_reason == "completed" and not result.failed, result.messages
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["loss"] is not None and math.isfinite(metrics["loss"])  # the same loss, on one-hot rows
+    assert sum(map(sum, metrics["confusion_matrix"])) == 12
+
+
+def test_one_sigmoid_unit_trains_on_two_classes_with_binary_crossentropy(tmp_path):
+    rng = np.random.default_rng(0)
+    y = (np.arange(40) % 2).astype("int32")
+    x = rng.uniform(0, 60, (40, *SHAPE)).astype("float32")
+    x[y == 1, :, :6, :] += 180
+    ds = tf.data.Dataset.from_tensor_slices
+    bundle = train.DataBundle(
+        train=ds((x[:32], y[:32])).batch(8), validation=ds((x[32:], y[32:])).batch(8),
+        class_names=["no", "yes"], train_count=32, validation_count=8, source="two",
+    )  # fmt: skip
+    project = tiny_project(units=1, epochs=2, loss="binary_crossentropy")
+    project.graph.set_param(project.graph.find("dense_1").id, "activation", "sigmoid")
+    rec = Recorder()
+    result = train.run(project, data=bundle, events=rec, out_dir=tmp_path / "run")
+    assert result.stopped_reason == "completed", result.messages
+    assert not [e for e in rec.of(ev.Info) if "adapted" in e.message]  # one unit stays one unit
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["classes"] == ["no", "yes"] and metrics["loss"] is not None
+    assert sum(map(sum, metrics["confusion_matrix"])) == 8
+
+
+def test_target_form_follows_the_loss_and_the_output():
+    from app.engine.compile import target_form
+
+    assert target_form("sparse_categorical_crossentropy", 10) == "sparse"
+    assert target_form("categorical_crossentropy", 10) == "one_hot"
+    assert target_form("mean_squared_error", 10) == "one_hot"
+    assert target_form("binary_crossentropy", 1) == "column"
+
+
 def test_a_folder_that_holds_a_run_is_not_overwritten(tmp_path):
     (tmp_path / "run" / "checkpoint").mkdir(parents=True)
     (tmp_path / "run" / "checkpoint" / "state.json").write_text("{}")
