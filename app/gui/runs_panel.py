@@ -55,6 +55,8 @@ class RunInfo:
     stopped_reason: str = ""
     has_model: bool = False
     project: dict[str, Any] = field(default_factory=dict)
+    resumable: bool = False  # a checkpoint short of the planned epochs, and not ended on purpose
+
 
     @property
     def name(self) -> str:
@@ -115,6 +117,14 @@ def read_run(run_dir: str | Path) -> RunInfo | None:
     history = read_history(d)
     vals = [r["val_accuracy"] for r in history if "val_accuracy" in r]
     best = max(vals) if vals else _num(metrics.get("accuracy"))
+    state = _read_json(d / "checkpoint" / "state.json")
+    done, planned = (_num(state.get("epoch")), _num(state.get("epochs"))) if isinstance(state, dict) else (None, None)
+    resumable = (
+        done is not None
+        and planned is not None
+        and done < planned
+        and str(metrics.get("stopped_reason") or "") not in ("completed", "early_stopping")
+    )
     return RunInfo(
         path=d,
         date=_date(d),
@@ -128,6 +138,7 @@ def read_run(run_dir: str | Path) -> RunInfo | None:
         stopped_reason=str(metrics.get("stopped_reason") or ("running or interrupted" if not metrics else "")),
         has_model=(d / "model.keras").is_file(),
         project=project,
+        resumable=resumable,
     )
 
 
@@ -287,6 +298,7 @@ class RunsPanel(QWidget):
 
     overlayRequested = Signal(list)
     openModelRequested = Signal(str)
+    continueRequested = Signal(str)  # a run folder to train on from its last completed epoch
 
     COLUMNS = ("Run", "Date", "Optimizer", "LR", "Epochs", "Batch", "Best val acc", "Result")
 
@@ -295,6 +307,7 @@ class RunsPanel(QWidget):
         self.setObjectName("runsPanel")
         self.folder: Path | None = Path(folder) if folder else None
         self.runs: list[RunInfo] = []
+        self.busy = False
         self.tree = QTreeWidget()
         self.tree.setObjectName("runsList")
         self.tree.setHeaderLabels(list(self.COLUMNS))
@@ -314,6 +327,12 @@ class RunsPanel(QWidget):
         self.open_button = QPushButton("Open model")
         self.open_button.setObjectName("openRunModelButton")
         self.open_button.clicked.connect(self.open_model)
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setObjectName("continueRunButton")
+        self.continue_button.setToolTip(
+            "Train a stopped or interrupted run on from its last completed epoch, with its own settings and data"
+        )
+        self.continue_button.clicked.connect(self.continue_run)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setObjectName("refreshRunsButton")
         self.refresh_button.clicked.connect(self.refresh)
@@ -323,7 +342,7 @@ class RunsPanel(QWidget):
         title.setStyleSheet("font-weight:600;color:#1F2430;")
         bar.addWidget(title)
         bar.addStretch(1)
-        for b in (self.compare_button, self.open_button, self.refresh_button):
+        for b in (self.compare_button, self.continue_button, self.open_button, self.refresh_button):
             bar.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -394,6 +413,21 @@ class RunsPanel(QWidget):
         sel = self.selected_dirs()
         self.compare_button.setEnabled(len(sel) == 2)
         self.open_button.setEnabled(len(sel) == 1 and (Path(sel[0]) / "model.keras").is_file())
+        info = self._run(sel[0]) if len(sel) == 1 else None
+        self.continue_button.setEnabled(not self.busy and info is not None and info.resumable)
+
+    def set_busy(self, busy: bool) -> None:
+        """While a run trains, no run can be continued (one run at a time)."""
+        self.busy = busy
+        self._update_buttons()
+
+    def _run(self, run_dir: str) -> RunInfo | None:
+        return next((r for r in self.runs if str(r.path) == run_dir), None)
+
+    def continue_run(self) -> None:
+        sel = self.selected_dirs()
+        if len(sel) == 1 and not self.busy and (info := self._run(sel[0])) is not None and info.resumable:
+            self.continueRequested.emit(sel[0])
 
     def compare(self) -> CompareDialog | None:
         sel = self.selected_dirs()

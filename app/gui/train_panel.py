@@ -614,6 +614,38 @@ class TrainingPanel(QWidget, StagedBuild):
         self._total_epochs = int(snapshot.training.epochs)
         return self.worker.start(snapshot, data=data, out_dir=out_dir)
 
+    def continue_run(self, run_dir: str | Path) -> bool:
+        """Train a stopped or interrupted run on from its last completed epoch.
+
+        The run keeps its own settings, data and folder (the engine's resume); its
+        earlier epochs are drawn first so the curves carry on where they ended.
+        """
+        if self.is_running():
+            return False
+        from app.core.project import ProjectError, load_project
+        from app.gui.runs_panel import read_history
+
+        run_dir = Path(run_dir)
+        try:
+            snapshot = load_project(run_dir / "project.layerlab")
+        except (ProjectError, OSError) as exc:
+            self._show_fault(f"Cannot continue {run_dir.name}: {exc}")
+            return False
+        history = read_history(run_dir)
+        self._reset_run_state()
+        self.curves.clear()
+        for row in history:
+            self.curves.add_epoch(row["epoch"], row)
+        self.fault_label.setVisible(False)
+        self.notice_label.setVisible(False)
+        done = history[-1]["epoch"] if history else 0
+        self.status_label.setText(f"Continuing {run_dir.name} after epoch {done}…")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Starting…")
+        self._total_epochs = int(snapshot.training.epochs)
+        return self.worker.start(snapshot, resume=run_dir)
+
     def toggle_pause(self) -> None:
         if not self.is_running():
             return

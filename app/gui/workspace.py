@@ -78,6 +78,10 @@ class Workspace(QObject, StagedBuild):
         self.training.runFinished.connect(self._on_run_finished)
         self.runs.overlayRequested.connect(self.training.show_overlays)
         self.runs.openModelRequested.connect(self.open_model)
+        self.runs.continueRequested.connect(self.continue_run)
+        self.training.runStarted.connect(lambda: self.runs.set_busy(True))
+        self.training.runFinished.connect(lambda *_: self.runs.set_busy(False))
+        self.training.runFailed.connect(lambda *_: self.runs.set_busy(False))
         self.refresh_project()
         if window.last_analysis is not None:
             self.training.set_analysis(window.last_analysis)
@@ -114,6 +118,12 @@ class Workspace(QObject, StagedBuild):
             self.prediction.set_model(run_dir)
         reason = getattr(result, "stopped_reason", "")
         self.window.statusBar().showMessage(f"Training ended: {reason}", 8000)
+
+    def continue_run(self, run_dir: str) -> None:
+        """Continue in the Train tab, where its curves and progress show."""
+        self.tabs.setCurrentIndex(TRAIN)
+        if self.training.continue_run(run_dir):  # its own curves carry on: no overlay copy of them
+            self.training.show_overlays([d for d in self.runs.selected_dirs() if d != run_dir])
 
     def open_model(self, path: str) -> None:
         """A run's model chosen in the runs list: its results, and prediction with it."""

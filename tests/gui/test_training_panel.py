@@ -234,3 +234,44 @@ def test_diff_runs(tmp_path):
     assert status["pool"] == "removed"
     conv = next(row for row in d["layers"] if row[0] == "conv")
     assert "filters: 4 → 8" in conv[4]
+
+
+def test_a_stopped_run_is_continued_from_the_runs_list(qtbot, png_folder, tmp_path):
+    from app.engine import train
+    from app.engine.control import RunControl
+
+    project = tiny_project(png_folder, epochs=3)
+    control = RunControl()  # stopped in the second epoch, from the training thread itself
+    first = train.run(
+        project, control=control, out_dir=tmp_path / "runs" / "first", event_interval=0,
+        events=lambda e: isinstance(e, ev.BatchEnd) and e.epoch == 2 and control.stop(),
+    )  # fmt: skip
+    assert first.stopped_reason == "stopped_by_user" and first.epochs_completed == 1
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    epochs: list[int] = []
+    panel.worker.event.connect(lambda e: isinstance(e, ev.EpochEnd) and epochs.append(e.epoch))
+
+    runs = RunsPanel(tmp_path / "runs")
+    qtbot.addWidget(runs)
+    assert [r.resumable for r in runs.runs] == [True]
+    runs.select([str(first.run_dir)])
+    assert runs.continue_button.isEnabled()
+    asked: list[str] = []
+    runs.continueRequested.connect(asked.append)
+    runs.set_busy(True)
+    assert not runs.continue_button.isEnabled()  # one run at a time
+    runs.set_busy(False)
+    qtbot.mouseClick(runs.continue_button, Qt.MouseButton.LeftButton)
+    assert asked == [str(first.run_dir)]
+
+    with qtbot.waitSignal(panel.runFinished, timeout=120_000) as blocker:
+        assert panel.continue_run(asked[0])
+        panel.curves.redraw()
+        assert panel.curves.loss.epoch_train.n == 1  # the earlier epoch is drawn before the new ones
+    result = blocker.args[0]
+    assert result.stopped_reason == "completed" and result.epochs_completed == 3
+    assert str(result.run_dir) == str(first.run_dir) and epochs == [2, 3]
+    panel.curves.redraw()
+    assert panel.curves.loss.epoch_train.n == 3
+    runs.refresh()
+    assert not runs.runs[0].resumable and runs.runs[0].epochs_completed == 3
