@@ -19,6 +19,7 @@ from app.core.catalog import load_catalog
 from app.core.diagnostics import (
     ADD_INPUT,
     ERROR,
+    INFO,
     INSERT_BEFORE,
     REMOVE_EDGE,
     REMOVE_NODE,
@@ -32,6 +33,8 @@ from app.core.graph import INPUT_CLASS, NetworkGraph, Node
 from app.core.project import Project
 from app.engine.layers import CALL_KWARGS_KEY
 from app.engine.shapes import LayerInfo, Shape, ShapeInference
+
+NOT_TRAINABLE = "per-position-output"  # a note: the network labels positions, not images
 
 CLASSIFICATION_LOSSES = {
     "sparse_categorical_crossentropy",
@@ -636,6 +639,20 @@ class Analyzer:
                     start.id,
                     start.name,
                     tuple(fixes),
+                )
+            )
+            return out
+        if project.task != "classification" and len(shape) > 2:
+            grid = "×".join(str(d) for d in shape[1:-1])
+            out.append(
+                Diagnostic(
+                    INFO,
+                    NOT_TRAINABLE,
+                    f"'{node.name}' gives an answer for every position of a {grid} grid ({project.task}). "
+                    "Training here takes one label per image, so this network can be designed, checked "
+                    "and exported, but not trained in LayerLab yet.",
+                    node.id,
+                    node.name,
                 )
             )
             return out

@@ -514,12 +514,16 @@ class MainWindow(QMainWindow):
         self.params_label.setText(f"Parameters <b>{fmt_count(analysis.total_params)}</b>")
         batch = self.project.training.batch_size
         self.memory_label.setText(f"Training memory ≈ <b>{fmt_bytes(analysis.memory.total)}</b> (batch {batch})")
+        from app.engine.analyze import NOT_TRAINABLE  # loaded by the analysis thread already
+
         ne = len(analysis.errors)
         nw = len(analysis.warnings)
         if ne:
             self.state_label.setText(f"<span style='color:#D64545'>● {ne} error{'s' * (ne != 1)}</span>")
         elif nw:
             self.state_label.setText(f"<span style='color:#B7791F'>● {nw} warning{'s' * (nw != 1)}</span>")
+        elif any(d.code == NOT_TRAINABLE for d in analysis.diagnostics):
+            self.state_label.setText("<span style='color:#6B7280'>● Network OK</span> — design only: not trainable yet")
         elif self.project.data.source:
             self.state_label.setText("<span style='color:#2E9E6B'>● Ready to train</span>")
         else:

@@ -315,3 +315,14 @@ def test_attention_layers_are_called_the_keras_way():
     ref(x, x)
     assert result.layers[mha.id].output_shape == (None, 10, 16)
     assert result.layers[mha.id].params == ref.count_params()
+
+
+def test_a_segmentation_template_gets_a_note_that_it_cannot_be_trained_yet():
+    from app.core.templates import load_template
+    from app.engine.analyze import NOT_TRAINABLE
+
+    unet = analyze(load_template("unet-mini"))
+    notes = [d for d in unet.diagnostics if d.code == NOT_TRAINABLE]
+    assert unet.ok and len(notes) == 1 and notes[0].severity == "info"
+    assert notes[0].layer == "output" and "64×64" in notes[0].message
+    assert not [d for d in analyze(load_template("mnist-cnn")).diagnostics if d.code == NOT_TRAINABLE]
