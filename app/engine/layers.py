@@ -59,10 +59,29 @@ def call_kwargs(node: Node) -> dict[str, Any]:
     return dict(extra) if isinstance(extra, dict) else {}
 
 
+def _graph_execution_cause(text: str) -> str:
+    """TensorFlow's "Graph execution error" without its Python stack: the cause and where."""
+    if not text.lstrip().startswith("Graph execution error"):
+        return text
+    node = re.search(r"Detected at node '?([^\s']+?)'? defined at", text)
+    lines = [ln.strip() for ln in text.splitlines()]
+    cause = [
+        ln for ln in lines[1:]
+        if ln and not ln.startswith(("File ", "Detected at node", "[[{{node")) and not ln.startswith("[Op:")
+    ]  # fmt: skip
+    message = " ".join(cause).strip() or "TensorFlow could not run the training step"
+    message = re.sub(r"\s*\[\[\{\{node [^}]*\}\}\]\].*$", "", message)
+    message = re.sub(r"\s*\[Op:[^\]]*\]\s*(name:.*)?$", "", message)
+    where = node.group(1).split("/") if node else []
+    where = [w for w in where if w not in ("gradient_tape",)]
+    return f"{message} (in {'/'.join(where)})" if where else message
+
+
 def clean_keras_message(exc: BaseException | str) -> str:
     """Keras' error text reduced to its last real cause, on one line."""
     text = str(exc)
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    text = _graph_execution_cause(text)
     # Keras wraps errors repeatedly ("... Exception encountered: <cause>").
     if "Exception encountered:" in text:
         text = text.rsplit("Exception encountered:", 1)[1]

@@ -12,6 +12,7 @@ from app.engine.model_import import model_to_graph
 from app.engine.weights import load_weights, model_weights, save_weights
 
 keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
 L = keras.layers
 
 CNN = [
@@ -201,6 +202,23 @@ def test_clean_keras_message_strips_call_context():
         "must be unchanged.\x1b[0m\n\nArguments received by Reshape.call():\n  • args=('x',)"
     )
     assert clean_keras_message(raw) == "The total size of the tensor must be unchanged."
+
+
+def test_a_graph_execution_error_loses_its_python_stack():
+    # A shape problem found while the train step runs: TensorFlow's text carries the stack.
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])
+    model.compile("adam", "mse")
+    labels = tf.TensorSpec((None, None))  # unknown label shape: the problem shows only at run time
+    ds = tf.data.Dataset.from_generator(
+        lambda: iter([(np.ones((8, 4), "float32"), np.ones((8, 3), "float32"))]),
+        output_signature=(tf.TensorSpec((None, 4)), labels),
+    )
+    with pytest.raises(Exception) as info:
+        model.fit(ds, verbose=0)
+    assert str(info.value).startswith("Graph execution error")
+    text = clean_keras_message(info.value)
+    assert text.startswith("Incompatible shapes: [8,3] vs. [8,10]") and "mse/sub" in text
+    assert "File " not in text and "[Op:" not in text and "{{node" not in text
 
 
 def test_layer_config_adds_the_name_and_keeps_lists():
