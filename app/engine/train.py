@@ -811,10 +811,13 @@ def _as_targets(ds: Any, form: str, n: int) -> Any:
         return ds
     import tensorflow as tf
 
-    if form == "one_hot":
-        fn = lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), n))  # noqa: E731
-    else:
-        fn = lambda x, y: (x, tf.reshape(tf.cast(y, tf.float32), (-1, 1)))  # noqa: E731
+    def one_hot(x: Any, y: Any) -> tuple[Any, Any]:
+        return x, tf.one_hot(tf.cast(y, tf.int32), n)
+
+    def column(x: Any, y: Any) -> tuple[Any, Any]:
+        return x, tf.reshape(tf.cast(y, tf.float32), (-1, 1))
+
+    fn = one_hot if form == "one_hot" else column
     return ds.map(tf.autograph.experimental.do_not_convert(fn), num_parallel_calls=tf.data.AUTOTUNE)
 
 

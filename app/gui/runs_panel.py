@@ -57,7 +57,6 @@ class RunInfo:
     project: dict[str, Any] = field(default_factory=dict)
     resumable: bool = False  # a checkpoint short of the planned epochs, and not ended on purpose
 
-
     @property
     def name(self) -> str:
         return self.path.name

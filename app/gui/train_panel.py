@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -603,16 +603,22 @@ class TrainingPanel(QWidget, StagedBuild):
             while out_dir.exists():
                 out_dir = Path(base) / f"{default_run_dir(probe).name}-{i}"
                 i += 1
+        self._prepare_start(snapshot, "Preparing the data and building the model…")
+        return self.worker.start(snapshot, data=data, out_dir=out_dir)
+
+    def _prepare_start(self, snapshot: Any, status: str, history: Sequence[Mapping[str, Any]] = ()) -> None:
+        """A clean panel for a new run: no old curves (but ``history``'s epochs), faults or progress."""
         self._reset_run_state()
         self.curves.clear()
+        for row in history:
+            self.curves.add_epoch(row["epoch"], row)
         self.fault_label.setVisible(False)
         self.notice_label.setVisible(False)
-        self.status_label.setText("Preparing the data and building the model…")
+        self.status_label.setText(status)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Starting…")
         self._total_epochs = int(snapshot.training.epochs)
-        return self.worker.start(snapshot, data=data, out_dir=out_dir)
 
     def continue_run(self, run_dir: str | Path) -> bool:
         """Train a stopped or interrupted run on from its last completed epoch.
@@ -632,18 +638,8 @@ class TrainingPanel(QWidget, StagedBuild):
             self._show_fault(f"Cannot continue {run_dir.name}: {exc}")
             return False
         history = read_history(run_dir)
-        self._reset_run_state()
-        self.curves.clear()
-        for row in history:
-            self.curves.add_epoch(row["epoch"], row)
-        self.fault_label.setVisible(False)
-        self.notice_label.setVisible(False)
         done = history[-1]["epoch"] if history else 0
-        self.status_label.setText(f"Continuing {run_dir.name} after epoch {done}…")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Starting…")
-        self._total_epochs = int(snapshot.training.epochs)
+        self._prepare_start(snapshot, f"Continuing {run_dir.name} after epoch {done}…", history)
         return self.worker.start(snapshot, resume=run_dir)
 
     def toggle_pause(self) -> None:
