@@ -697,6 +697,8 @@ class MainWindow(QMainWindow):
         self._remember_dir(target)
         self._update_title()
         self.statusBar().showMessage(f"Saved {target}", 4000)
+        if self.workspace is not None:
+            self.workspace.project_saved()
         return True
 
     # import / export run in the Keras thread -------------------------------------------------

@@ -31,6 +31,7 @@ class Workspace(QObject, StagedBuild):
         self.window = window
         self.tabs: QTabWidget = window.tabs
         self.num_classes: int | None = None
+        self.unsaved_runs: list[Path] = []  # trained while the project had no file: they follow its first save
         self._construction = self._build()
         if not staged:
             self.finish()
@@ -94,6 +95,7 @@ class Workspace(QObject, StagedBuild):
     def refresh_project(self) -> None:
         """After New/Open/Import/Undo: every panel shows the current project's settings."""
         self.num_classes = None
+        self.unsaved_runs = []  # another document: those runs stay where they are
         self.data.refresh_from_project()
         self.training.refresh_from_project()
         self.runs.set_folder(self.runs_folder())
@@ -110,9 +112,45 @@ class Workspace(QObject, StagedBuild):
         self.window.request_analysis()
 
     # -- runs ----------------------------------------------------------------------------
+    def project_saved(self) -> None:
+        """After a save: the runs list follows the project's folder, and the runs this
+        window trained before the project had a file move there with it."""
+        moved = self._adopt_unsaved_runs()  # a run still training joins them when it ends
+        self.runs.set_folder(self.runs_folder())
+        if moved:
+            self.window.statusBar().showMessage(
+                f"Moved {moved} run{'s' * (moved != 1)} into {self.runs_folder()}", 8000
+            )
+
+    def _adopt_unsaved_runs(self) -> int:
+        """Move the finished unsaved runs into the project's runs folder; how many moved."""
+        if self.window.project.path is None:
+            return 0
+        import shutil
+
+        target_base = self.runs_folder()
+        moved, keep = 0, []
+        for run in self.unsaved_runs:
+            target = target_base / run.name
+            if not run.is_dir() or target.exists():
+                continue
+            try:
+                target_base.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(run), str(target))
+                moved += 1
+            except OSError:
+                keep.append(run)
+        self.unsaved_runs = keep
+        return moved
+
     def _on_run_finished(self, result: Any) -> None:
-        self.runs.refresh()
         run_dir = getattr(result, "run_dir", None)
+        if run_dir and Path(run_dir).parent == cache_dir() / "runs" and Path(run_dir) not in self.unsaved_runs:
+            self.unsaved_runs.append(Path(run_dir))
+            moved_to = self.runs_folder() / Path(run_dir).name
+            if self.window.project.path is not None and self._adopt_unsaved_runs() and moved_to.is_dir():
+                run_dir = str(moved_to)  # saved while it trained: it follows the project
+        self.runs.refresh()
         if run_dir and (Path(run_dir) / "model.keras").is_file():
             self.results.load_run(run_dir)
             self.prediction.set_model(run_dir)

@@ -95,3 +95,35 @@ def test_workspace_is_built_in_steps_and_a_sync_request_finishes_it(qtbot, tmp_p
         pre.start()
     assert list(pre.failed) == ["no_such_module_for_layerlab"]
     w.shutdown()
+
+
+def test_runs_trained_before_the_first_save_follow_the_project(window, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from app.paths import cache_dir
+
+    monkeypatch.setenv("LAYERLAB_CACHE", str(tmp_path / "cache"))
+    ws = window.workspace
+    ws.refresh_project()  # the runs list reads the new cache folder
+    assert window.project.path is None and ws.runs_folder() == cache_dir() / "runs"
+    runs = []
+    for name in ("20260101-120000-mnist-cnn", "20260101-130000-mnist-cnn"):
+        run = cache_dir() / "runs" / name
+        (run / "checkpoint").mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"epochs_completed": 1, "stopped_reason": "completed"}))
+        ws._on_run_finished(SimpleNamespace(run_dir=str(run), stopped_reason="completed"))
+        runs.append(run)
+    other = cache_dir() / "runs" / "20250101-000000-someone-else"  # not trained by this window
+    (other / "metrics.json").parent.mkdir()
+    (other / "metrics.json").write_text(json.dumps({"epochs_completed": 1, "stopped_reason": "completed"}))
+    ws.runs.refresh()
+    assert len(ws.runs.run_dirs()) == 3
+
+    target = tmp_path / "proj" / "digits.layerlab"
+    assert window.save_to(target)
+    moved = [target.parent / "runs" / r.name for r in runs]
+    assert all(m.is_dir() for m in moved) and not any(r.exists() for r in runs)
+    assert other.is_dir()  # left where it was
+    assert sorted(ws.runs.run_dirs()) == sorted(str(m) for m in moved)
+    assert "Moved 2 runs" in window.statusBar().currentMessage()
+    assert window.save_to(target) and all(m.is_dir() for m in moved)  # saving again moves nothing
