@@ -52,7 +52,7 @@ def _print_human(result: dict[str, Any], source: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from app.engine.keras_loader import quiet_tensorflow
+    from app.engine.keras_loader import load_keras, quiet_tensorflow
 
     quiet_tensorflow()
     from app.engine.data_sources import DataSourceError, scan_source
@@ -72,9 +72,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {args.data}: no usable images", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from app.engine.keras_loader import load_keras
-
-    load_keras()
+    load_keras()  # the inputs are readable: now the slow part
     from app.engine.data_pipeline import make_datasets
     from app.engine.evaluate import evaluate_model, trained_loss
     from app.engine.safety import load_model_file

@@ -164,8 +164,9 @@ def _default_loss(model: Any, loss: Any) -> Any:
 def trained_loss(model_path: str | Path) -> str | None:
     """The loss a LayerLab run trained with (its project snapshot beside ``model.keras``), or None."""
     from app.core.project import ProjectError, load_project
+    from app.engine.train import PROJECT_FILE
 
-    snapshot = Path(model_path).parent / "project.layerlab"
+    snapshot = Path(model_path).parent / PROJECT_FILE
     if not snapshot.is_file():
         return None
     try:

@@ -629,11 +629,11 @@ class TrainingPanel(QWidget, StagedBuild):
         if self.is_running():
             return False
         from app.core.project import ProjectError, load_project
-        from app.gui.runs_panel import read_history
+        from app.gui.runs_panel import PROJECT_FILE, read_history
 
         run_dir = Path(run_dir)
         try:
-            snapshot = load_project(run_dir / "project.layerlab")
+            snapshot = load_project(run_dir / PROJECT_FILE)
         except (ProjectError, OSError) as exc:
             self._show_fault(f"Cannot continue {run_dir.name}: {exc}")
             return False
