@@ -9,6 +9,7 @@ Keras is imported only by the commands that need it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,6 +26,17 @@ MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 class UsageError(Exception):
     """Bad usage or unreadable input: exit 2 with this one line."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse then exits 2 naming the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _print_json(obj: Any) -> None:
@@ -55,7 +67,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         raise UsageError(f"{target}: already exists (use --force to overwrite)")
     project = load_template(args.template)
-    project.name = target.stem
+    project.name = target.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a name that saves
     project.save(target)
     print(f"wrote {target} from template {args.template}")
     return EXIT_OK
@@ -124,7 +136,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"~{fmt_bytes(result.memory.total)}"
     )
     for d in result.diagnostics:
-        where = f" [{d.layer}]" if d.layer else ""
+        tied = d.layer or d.setting
+        where = f" [{tied}]" if tied else ""
         print(f"{d.severity}{where}: {d.message}")
         if d.fix:
             print(f"    fix: {d.fix.label}")
@@ -134,13 +147,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 # -- import / export ----------------------------------------------------------------
-def cmd_import(args: argparse.Namespace) -> int:
-    load_keras()
-    from app.engine.model_import import import_model_file
+def _refuse_overwrite(target: Path, force: bool) -> None:
+    """``import`` replaces nothing without ``--force``: neither the project nor its weights sidecar."""
+    from app.engine.model_import import sidecar_name
 
+    for path in (target, target.with_name(sidecar_name(target))):
+        if path.is_dir():
+            raise UsageError(f"{path}: is a folder, not a project file")
+        if not force and (path.exists() or path.is_symlink()):
+            raise UsageError(f"{path}: already exists (use --force to overwrite)")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
     target = Path(args.output)
     if target.suffix != ".layerlab":
         target = target.with_name(target.name + ".layerlab")
+    _refuse_overwrite(target, args.force)  # before Keras loads: a refusal costs no time
+    load_keras()
+    from app.engine.model_import import import_model_file
+
     project = import_model_file(Path(args.model), target, unsafe=args.unsafe)
     extra = f" with weights in {project.weights_file}" if project.weights_file else ""
     print(f"wrote {target} ({len(project.graph)} layers){extra}")
@@ -154,6 +179,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if getattr(args, "screenshot", None):
+        folder = Path(args.screenshot).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)  # as export does for its output
+        except OSError as exc:
+            raise UsageError(f"{args.screenshot}: cannot create its folder {folder} ({exc.strerror or exc})") from None
     try:
         from app.gui.main_window import run_gui  # type: ignore[import-not-found]
     except ImportError:
@@ -193,13 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check", help="analyze a project or a .keras/.h5 model")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--classes", type=int, default=None, metavar="N", help="number of classes of the dataset")
+    s.add_argument("--classes", type=positive_int, default=None, metavar="N", help="number of classes of the dataset")
     s.add_argument("--unsafe", action="store_true", help="trust a model file that needs arbitrary code")
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("import", help="turn a .keras/.h5 model into an editable project")
     s.add_argument("model")
     s.add_argument("-o", "--output", required=True, metavar="PROJECT")
+    s.add_argument("--force", action="store_true", help="overwrite an existing project and its weights")
     s.add_argument("--unsafe", action="store_true", help="trust a model file that needs arbitrary code")
     s.set_defaults(func=cmd_import)
 
@@ -227,6 +259,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from app.core.templates import TemplateError
 
     errors: list[type[BaseException]] = [UsageError, ProjectError, TemplateError]
+    sources = sys.modules.get("app.engine.data_sources")
+    if sources is not None:
+        errors.append(sources.DataSourceError)
     engine = sys.modules.get("app.engine.safety")
     if engine is not None:
         errors += [engine.ModelFileError, engine.UnsafeModelError]
@@ -275,6 +310,9 @@ def entry() -> None:
     ``atexit`` handlers have run and the output is flushed, the process ends at
     once. ``LAYERLAB_FULL_EXIT=1`` keeps the normal teardown (e.g. for leak checkers).
     """
+    for stream in (sys.stdout, sys.stderr):  # a file name with undecodable bytes must not crash a print
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     code = main()
     if "tensorflow" not in sys.modules or os.environ.get("LAYERLAB_FULL_EXIT"):
         sys.exit(code)

@@ -3,7 +3,8 @@
 Every valid image of DIR is scored (no split); the dataset's class folders are
 matched to the model's classes by name, so a folder holding only some of the
 classes, or holding them in another order, is scored correctly. Images of a
-class the model does not know are left out, and a line says so.
+class the model does not know are left out, and a line says so. A model whose
+outputs are NaN or infinite is refused (exit 2): its figures would mean nothing.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     load_keras()  # the inputs are readable: now the slow part
     from app.engine.data_pipeline import make_datasets
-    from app.engine.evaluate import evaluate_model, trained_loss
+    from app.engine.evaluate import ModelOutputError, evaluate_model, trained_loss
     from app.engine.safety import load_model_file
 
     try:
@@ -103,7 +104,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     shape = tuple(int(d) for d in model.input_shape[1:])
     data = make_datasets(report, image_shape=shape, batch_size=args.batch_size, validation_split=0.0, shuffle=False)
-    result = evaluate_model(model, data.train, names, loss=trained_loss(model_path))
+    try:
+        result = evaluate_model(model, data.train, names, loss=trained_loss(model_path), source=model_path)
+    except ModelOutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(result, indent=2))
     else:

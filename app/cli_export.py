@@ -7,6 +7,7 @@ project.layerlab for ``python``) or a ``.keras``/``.h5`` file.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,19 @@ EXPORT_FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from app.cli import UsageError
-    from app.engine.export import MODEL_SUFFIXES
-    from app.engine.keras_loader import load_keras, quiet_tensorflow
+    """Exit 0 written; 1 the project fails ``check`` (nothing written); 2 bad usage or input."""
+    from app.cli import EXIT_FOUND_ERRORS, UsageError
+    from app.engine.export import ExportCheckError, ExportError, export, refuse_input_as_output
+    from app.engine.keras_loader import load_keras
 
-    if args.to != "python" or Path(args.project).suffix.lower() in MODEL_SUFFIXES:
-        load_keras()
-    else:
-        quiet_tensorflow()  # a project's script needs no Keras here
-    from app.engine.export import ExportError, export
-
+    source, target = Path(args.project), Path(args.output)
     try:
-        out = export(Path(args.project), args.to, Path(args.output), unsafe=args.unsafe)
+        refuse_input_as_output(source, target)  # before Keras loads: answered at once
+        load_keras()  # quietly: TensorFlow's start-up log lines never reach stderr
+        out = export(source, args.to, target, unsafe=args.unsafe)
+    except ExportCheckError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FOUND_ERRORS
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {out}")

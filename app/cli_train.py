@@ -2,12 +2,15 @@
 
 The bar goes to stderr and redraws in place on a terminal; elsewhere (a log
 file, CI) one plain line per epoch is printed instead. Messages (the output
-layer adapted, resuming) and the summary line go to stdout. Ctrl-C stops the
-run at the next batch and still writes the run folder; a second Ctrl-C aborts.
+layer adapted, resuming) and the summary line go to stdout. Ctrl-C or SIGTERM
+(a service manager, ``kill``, a batch scheduler) stops the run at the next
+batch and still writes the run folder - best model, metrics, checkpoint; a
+second signal aborts.
 
 Exit status: 0 the run ended normally (completed, early stopping), 1 it failed
-(NaN loss, an error; what could be written is written), 2 it could not start
-(bad project, data or run folder), 130 stopped with Ctrl-C.
+(NaN loss, an error, no model worth keeping; what could be written is
+written), 2 it could not start (bad project, data, run folder or checkpoint),
+130 stopped with Ctrl-C, 143 stopped with SIGTERM.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
 from app.core.settings import OPTIMIZERS
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
@@ -160,13 +162,16 @@ def _setup_errors() -> tuple[type[BaseException], ...]:
 
 
 def summary_line(result: Any) -> str:
+    """One line: how the run ended, its figures and best epoch - only for what is on disk."""
     m = result.metrics or {}
     split = "val_" if m.get("split") == "validation" else ""
     figures = [f"{split}{k} {_fmt(m[k])}" for k in ("accuracy", "loss") if m.get(k) is not None]
     best = f" (best epoch {result.best_epoch})" if result.best_epoch else ""
     n = result.epochs_completed
     what = f"{result.stopped_reason.replace('_', ' ')}: {n} epoch{'s' * (n != 1)}"
-    return f"{what}{', ' if figures else ''}{', '.join(figures)}{best}; run folder {result.run_dir}"
+    problems = [p for p in getattr(result, "problems", None) or [] if p not in result.stopped_reason]
+    lost = f"; {'; '.join(problems)}" if problems else ""
+    return f"{what}{', ' if figures else ''}{', '.join(figures)}{best}{lost}; run folder {result.run_dir}"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -184,19 +189,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         "learning_rate": args.learning_rate,
         "optimizer": args.optimizer,
     }
-    interrupted = []
+    interrupted: list[int] = []  # the signals received
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         if interrupted:
             raise KeyboardInterrupt
-        interrupted.append(time.monotonic())
+        interrupted.append(signum)
         control.stop()
-        printer._line("stopping after this batch (Ctrl-C again to abort)")
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        printer._line(f"{name}: stopping after this batch and writing the run folder ({name} again to abort)")
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread
-        previous = None
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, on_signal)
+        except ValueError:  # not the main thread
+            break
     try:
         from app.engine.train import run
 
@@ -217,11 +225,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         printer._line(f"error: {exc}")
         return EXIT_BAD_INPUT
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print(summary_line(result), flush=True)
     if result.failed:
         return EXIT_FAILED
     if interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if interrupted[0] == signal.SIGTERM else EXIT_INTERRUPTED
     return EXIT_OK

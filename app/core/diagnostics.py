@@ -13,6 +13,7 @@ from typing import Any
 
 from app.core.graph import INPUT_CLASS, Edge, NetworkGraph
 from app.core.project import Project
+from app.core.validation import replace_setting
 
 ERROR = "error"
 WARNING = "warning"
@@ -26,6 +27,8 @@ REMOVE_NODE = "remove_node"  # remove node, bridging its single input to its out
 REMOVE_EDGE = "remove_edge"
 SET_PARAM = "set_param"  # value None removes the key (back to Keras' default)
 SET_TRAINING = "set_training"  # change a training setting (loss, ...)
+SET_SETTING = "set_setting"  # key: a dotted setting path ("training.schedule.factor", "data.validation_split", "task")
+RENAME = "rename"  # value: the layer's new name
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Fix:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem, tied to a layer (``node`` id; None for the whole network)."""
+    """One problem, tied to a layer (``node`` id; None for the whole network) or to a ``setting``."""
 
     severity: str
     code: str
@@ -62,21 +65,36 @@ class Diagnostic:
     node: str | None = None
     layer: str | None = None  # the layer's name, for people and JSON
     fixes: tuple[Fix, ...] = field(default_factory=tuple)
+    setting: str | None = None  # a dotted setting path, as in ``app.core.validation``
 
     @property
     def fix(self) -> Fix | None:
         return self.fixes[0] if self.fixes else None
 
     def to_json(self) -> dict[str, Any]:
-        """The SPEC's ``{"layer", "message", "fix"}`` plus machine detail."""
+        """The SPEC's ``{"layer", "message", "fix"}``, the ``setting``, plus machine detail."""
         return {
             "layer": self.layer,
+            "setting": self.setting,
             "message": self.message,
             "fix": self.fix.label if self.fix else None,
             "code": self.code,
             "severity": self.severity,
             "fixes": [f.to_dict() for f in self.fixes],
         }
+
+
+def set_setting(project: Project, path: str, value: Any) -> None:
+    """Set the setting at dotted ``path`` (``training.…``, ``data.…``, ``task``, ``name``)."""
+    head, _, rest = path.partition(".")
+    if head == "training" and rest:
+        project.training = replace_setting(project.training, rest, value)
+    elif head == "data" and rest:
+        project.data = replace_setting(project.data, rest, value)
+    elif path in ("task", "name"):
+        setattr(project, path, value)
+    else:
+        raise ValueError(f"unknown setting {path!r}")
 
 
 def _new_position(graph: NetworkGraph, anchor: str, dy: float) -> tuple[float, float]:
@@ -132,5 +150,13 @@ def apply_fix(project: Project, fix: Fix) -> str | None:
     if fix.action == SET_TRAINING:
         assert fix.key
         project.training = dataclasses.replace(project.training, **{fix.key: fix.value})
+        return None
+    if fix.action == SET_SETTING:
+        assert fix.key
+        set_setting(project, fix.key, fix.value)
+        return None
+    if fix.action == RENAME:
+        assert fix.node and isinstance(fix.value, str)
+        g.rename(fix.node, fix.value)
         return None
     raise ValueError(f"unknown fix action {fix.action!r}")

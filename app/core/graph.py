@@ -41,10 +41,11 @@ class Node:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Node:
         pos = data.get("position") or (0.0, 0.0)
+        name = data.get("name")  # kept as written, even empty: the analyzer reports a bad name
         return cls(
             id=str(data["id"]),
             class_name=str(data["class_name"]),
-            name=str(data.get("name") or data["id"]),
+            name=str(data["id"]) if name is None else str(name),
             params=dict(data.get("params") or {}),
             position=(float(pos[0]), float(pos[1])),
         )
@@ -95,7 +96,7 @@ class GraphError(ValueError):
     """An edit that cannot be expressed at all (unknown node, duplicate id)."""
 
 
-def _snake(class_name: str) -> str:
+def snake_name(class_name: str) -> str:
     """Keras' own naming rule (``Conv2D`` -> ``conv2d``), ``input`` for inputs."""
     s = re.sub(r"\W+", "", class_name)
     s = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", s)
@@ -103,15 +104,57 @@ def _snake(class_name: str) -> str:
     return "input" if s == "input_layer" else s
 
 
+class _Adjacency:
+    """Edges by endpoint, so that a node's inputs are a lookup, not a scan of every edge."""
+
+    def __init__(self, edges: list[Edge]) -> None:
+        self.source = edges  # the list this indexes; a new list (assigned wholesale) means rebuild
+        self.ins: dict[str, list[Edge]] = {}
+        self.outs: dict[str, list[Edge]] = {}
+        self.members: set[Edge] = set()
+        for e in edges:
+            self.add(e)
+
+    def add(self, e: Edge) -> None:
+        self.ins.setdefault(e.dst, []).append(e)
+        self.outs.setdefault(e.src, []).append(e)
+        self.members.add(e)
+
+    def discard(self, e: Edge) -> None:
+        self.ins[e.dst].remove(e)
+        self.outs[e.src].remove(e)
+        self.members.discard(e)
+
+
 class NetworkGraph:
-    """Nodes in insertion order, edges, and subscribers to change events."""
+    """Nodes in insertion order, edges, and subscribers to change events.
+
+    Every walk (order, cycles, reachability) is iterative, so a 10,000-layer
+    chain costs no recursion and linear time.
+    """
 
     def __init__(self) -> None:
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
+        self._index: _Adjacency | None = None
         self._listeners: list[Callable[[GraphEvent], None]] = []
         self._counter = 0
         self.revision = 0
+
+    def _adj(self) -> _Adjacency:
+        if self._index is None or self._index.source is not self._edges:
+            self._index = _Adjacency(self._edges)
+        return self._index
+
+    def _add_edge(self, e: Edge) -> None:
+        index = self._adj()
+        self._edges.append(e)
+        index.add(e)
+
+    def _remove_edge(self, e: Edge) -> None:
+        index = self._adj()
+        self._edges.remove(e)
+        index.discard(e)
 
     # -- events ---------------------------------------------------------
     def subscribe(self, listener: Callable[[GraphEvent], None]) -> None:
@@ -159,10 +202,10 @@ class NetworkGraph:
 
     def inputs_of(self, node_id: str) -> list[Edge]:
         """Edges into ``node_id``, ordered by slot."""
-        return sorted((e for e in self._edges if e.dst == node_id), key=lambda e: e.slot)
+        return sorted(self._adj().ins.get(node_id, ()), key=lambda e: e.slot)
 
     def outputs_of(self, node_id: str) -> list[Edge]:
-        return [e for e in self._edges if e.src == node_id]
+        return list(self._adj().outs.get(node_id, ()))
 
     def predecessors(self, node_id: str) -> list[str]:
         return [e.src for e in self.inputs_of(node_id)]
@@ -179,11 +222,11 @@ class NetworkGraph:
 
     def output_nodes(self) -> list[Node]:
         """Non-input nodes that feed nothing: the network's outputs."""
-        fed = {e.src for e in self._edges}
+        adj = self._adj()
         return [
             n
             for n in self._nodes.values()
-            if n.id not in fed and n.class_name != INPUT_CLASS and self.inputs_of(n.id)
+            if not adj.outs.get(n.id) and n.class_name != INPUT_CLASS and adj.ins.get(n.id)
         ]
 
     def find_cycle(self) -> list[str] | None:
@@ -260,7 +303,7 @@ class NetworkGraph:
         taken = {n.name for n in self._nodes.values()}
         if wanted and wanted not in taken:
             return wanted
-        base = _snake(class_name)
+        base = snake_name(class_name)
         if base not in taken:
             return base
         i = 1
@@ -361,22 +404,22 @@ class NetworkGraph:
             while slot in used:
                 slot += 1
         edge = Edge(src, dst, int(slot), int(src_port))
-        if edge in self._edges:
+        if edge in self._adj().members:
             return edge
-        self._edges.append(edge)
+        self._add_edge(edge)
         self._emit(GraphEvent(EVENT_EDGE_ADDED, edge=edge))
         return edge
 
     def disconnect(self, edge: Edge) -> None:
-        if edge in self._edges:
-            self._edges.remove(edge)
+        if edge in self._adj().members:
+            self._remove_edge(edge)
             self._emit(GraphEvent(EVENT_EDGE_REMOVED, edge=edge))
 
     def insert_between(
         self, edge: Edge, class_name: str, params: dict[str, Any] | None = None, **kw: Any
     ) -> Node:
         """Split ``edge`` with a new node (the drop-on-edge gesture)."""
-        if edge not in self._edges:
+        if edge not in self._adj().members:
             raise GraphError("that connection does not exist")
         mid = self.add_node(class_name, params, **kw)
         self.disconnect(edge)
@@ -386,7 +429,7 @@ class NetworkGraph:
 
     def clear(self) -> None:
         self._nodes.clear()
-        self._edges.clear()
+        self._edges = []
         self._emit(GraphEvent(EVENT_RESET))
 
     # -- (de)serialisation -----------------------------------------------
@@ -408,8 +451,8 @@ class NetworkGraph:
             e = Edge.from_dict(ed)
             if e.src not in g._nodes or e.dst not in g._nodes:
                 raise GraphError(f"connection {e.src!r} -> {e.dst!r} names a missing layer")
-            if e not in g._edges:
-                g._edges.append(e)
+            if e not in g._adj().members:
+                g._add_edge(e)
         ids = [int(n.id[1:]) for n in g._nodes.values() if re.fullmatch(r"n\d+", n.id)]
         g._counter = max(ids, default=0)
         return g

@@ -4,25 +4,32 @@ Saved as versioned JSON (``.layerlab``), never pickle. Older versions are
 upgraded by the functions in ``MIGRATIONS``; a newer version than this program
 knows is refused with a clear message. Weights of an imported model travel in
 a sidecar ``.weights.npz`` next to the project file (plain arrays, no pickle).
+
+Loading refuses what no later step could handle (JSON nested deeper than any
+project needs, numbers too long to read, text that cannot be written back
+such as lone surrogates and NUL characters) with one ProjectError naming the
+file; values that are merely wrong are kept for ``check`` to report.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from app.core.atomic import write_text_atomic
 from app.core.graph import GraphError, NetworkGraph
-from app.core.settings import DataSettings, TrainSettings
+from app.core.settings import DataSettings, SettingsFormatError, TrainSettings
 
 FORMAT = "layerlab-project"
 VERSION = 1
 SUFFIX = ".layerlab"
 WEIGHTS_SUFFIX = ".weights.npz"
+MAX_DEPTH = 64  # a project nests about 8 levels; Keras configs a few more
 
 
 class ProjectError(Exception):
@@ -83,7 +90,9 @@ class Project:
             graph = NetworkGraph.from_dict(doc["graph"])
             data = DataSettings.from_dict(doc.get("data"))
             training = TrainSettings.from_dict(doc.get("training"))
-        except (GraphError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except SettingsFormatError as exc:
+            raise ProjectError(source, str(exc)) from None
+        except (GraphError, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             raise ProjectError(source, f"not a valid LayerLab project ({exc})") from None
         weights = doc.get("weights")
         return cls(
@@ -99,9 +108,22 @@ class Project:
     # -- files ------------------------------------------------------------
     @property
     def weights_path(self) -> Path | None:
+        """The sidecar named by ``"weights"``; ProjectError when that name leaves the project's folder.
+
+        Only a relative name below the folder is accepted (no ``..``, no absolute
+        path): a shared project must not make LayerLab read files elsewhere.
+        """
         if not self.weights_file or self.path is None:
             return None
-        return self.path.parent / self.weights_file
+        name = PurePath(self.weights_file.replace("\\", "/"))
+        if not name.parts:
+            raise ProjectError(self.path, f"its weights file {self.weights_file!r} is not a file name")
+        if name.is_absolute() or name.drive or ".." in name.parts:
+            raise ProjectError(
+                self.path, f"its weights file {self.weights_file!r} is outside the project's folder "
+                "(it must name a file in that folder)"
+            )
+        return self.path.parent / name
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write atomically; a Save As carries the weights sidecar along."""
@@ -149,6 +171,53 @@ def upgrade(doc: Any, source: str | Path = "<project>") -> dict[str, Any]:
     return doc
 
 
+def _where(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "the document"
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (\\ud800-\\udfff), which is not text"
+    return None
+
+
+def check_document(doc: Any, source: str | Path = "<project>") -> None:
+    """Refuse JSON that nests too deep or holds text that cannot be saved again; iterative."""
+    todo: list[tuple[Any, list[str | int]]] = [(doc, [])]
+    while todo:
+        value, path = todo.pop()
+        if len(path) > MAX_DEPTH:
+            where = _where(path[:6])
+            raise ProjectError(source, f"not a LayerLab project (nested deeper than {MAX_DEPTH} levels at {where}...)")
+        if isinstance(value, str):
+            if (problem := _text_problem(value)) is not None:
+                raise ProjectError(source, f"{_describe_place(doc, path)} {problem}")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if (problem := _text_problem(k)) is not None:
+                    raise ProjectError(source, f"a key in {_where(path)} {problem}")
+                todo.append((v, [*path, k]))
+        elif isinstance(value, list):
+            todo.extend((v, [*path, i]) for i, v in enumerate(value))
+
+
+def _describe_place(doc: Any, path: list[str | int]) -> str:
+    """``the name of layer 'n3'`` for a node's name, else the JSON path."""
+    if len(path) == 4 and path[:2] == ["graph", "nodes"] and isinstance(path[2], int):
+        node = doc["graph"]["nodes"][path[2]]
+        nid = node.get("id") if isinstance(node, dict) else None
+        label = f"layer {nid!r}" if isinstance(nid, str) and _text_problem(nid) is None else f"layer #{path[2] + 1}"
+        return f"the {path[3]} of {label}"
+    return f"the text at {_where(path)}"
+
+
 def load_project(path: str | Path) -> Project:
     """Read a project file; every problem becomes a ProjectError naming the file."""
     p = Path(path)
@@ -172,6 +241,12 @@ def load_project(path: str | Path) -> Project:
         raise ProjectError(
             p, f"damaged or truncated project file (invalid JSON at line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise ProjectError(p, f"not a LayerLab project (JSON nested deeper than {MAX_DEPTH} levels)") from None
+    except ValueError:  # a number with thousands of digits (Python's int limit)
+        limit = sys.get_int_max_str_digits()
+        raise ProjectError(p, f"not a LayerLab project (it holds a number longer than {limit} digits)") from None
+    check_document(doc, p)
     project = Project.from_dict(doc, p)
     project.path = p
     return project

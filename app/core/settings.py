@@ -1,7 +1,9 @@
 """Data and training settings: small frozen dataclasses saved inside a project.
 
 Unknown keys in a file are ignored and missing ones take the defaults, so an
-older or newer project still opens; values are checked by the analyzer.
+older or newer project still opens. Values are kept as the file holds them,
+even wrong ones (a string learning rate, epochs -3), so that ``check`` can say
+what is wrong and the window can show it; ``app.core.validation`` judges them.
 """
 
 from __future__ import annotations
@@ -17,16 +19,68 @@ LOSSES = (
     "mean_absolute_error",
     "huber",
 )
+# Losses Keras knows by name beyond those offered first (a test asks Keras about each).
+ALL_LOSSES = (
+    *LOSSES,
+    "categorical_focal_crossentropy",
+    "binary_focal_crossentropy",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "log_cosh",
+    "kl_divergence",
+    "poisson",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "cosine_similarity",
+    "dice",
+    "tversky",
+    "mse",
+    "mae",
+)
+METRICS = (
+    "accuracy",
+    "sparse_categorical_accuracy",
+    "categorical_accuracy",
+    "binary_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mae",
+    "mse",
+)
+TASKS = ("classification", "segmentation", "regression")
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad", "adamax", "lion")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "reduce_on_plateau")
 NORMALIZATIONS = ("rescale", "standardize", "none")
 COLOR_MODES = ("grayscale", "rgb", "rgba")
 
 
-def _from_dict(cls: type, data: dict[str, Any] | None) -> Any:
-    data = data or {}
+class SettingsFormatError(ValueError):
+    """A settings section that is not a JSON object at all (the file cannot be read as a project)."""
+
+
+def _section(data: Any, where: str) -> dict[str, Any]:
+    """A copy of a settings section; None (missing) is empty."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsFormatError(f"{where} must be a JSON object")
+    return dict(data)
+
+
+def _from_dict(cls: type, data: Any, where: str) -> Any:
     known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in known})
+    return cls(**{k: v for k, v in _section(data, where).items() if k in known})
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 @dataclass(frozen=True)
@@ -43,7 +97,7 @@ class Augmentation:
     @property
     def enabled(self) -> bool:
         return self.flip != "none" or any(
-            getattr(self, k) > 0 for k in ("rotation", "zoom", "translation", "contrast", "brightness")
+            _positive(getattr(self, k)) for k in ("rotation", "zoom", "translation", "contrast", "brightness")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,7 +105,7 @@ class Augmentation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Augmentation:
-        return _from_dict(cls, data)
+        return _from_dict(cls, data, "data.augmentation")
 
 
 @dataclass(frozen=True)
@@ -73,9 +127,9 @@ class DataSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> DataSettings:
-        data = dict(data or {})
+        data = _section(data, "data")
         aug = Augmentation.from_dict(data.pop("augmentation", None))
-        return replace(_from_dict(cls, data), augmentation=aug)
+        return replace(_from_dict(cls, data, "data"), augmentation=aug)
 
 
 @dataclass(frozen=True)
@@ -96,7 +150,7 @@ class Schedule:
     def from_dict(cls, data: dict[str, Any] | str | None) -> Schedule:
         if isinstance(data, str):
             return cls(name=data)
-        return _from_dict(cls, data)
+        return _from_dict(cls, data, "training.schedule")
 
 
 @dataclass(frozen=True)
@@ -121,13 +175,13 @@ class TrainSettings:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["schedule"] = self.schedule.to_dict()
-        d["metrics"] = list(self.metrics)
+        d["metrics"] = list(self.metrics) if isinstance(self.metrics, tuple | list) else self.metrics
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> TrainSettings:
-        data = dict(data or {})
+        data = _section(data, "training")
         sched = Schedule.from_dict(data.pop("schedule", None))
-        if "metrics" in data:
+        if isinstance(data.get("metrics"), list):  # anything else is kept for check to report
             data["metrics"] = tuple(data["metrics"])
-        return replace(_from_dict(cls, data), schedule=sched)
+        return replace(_from_dict(cls, data, "training"), schedule=sched)

@@ -1,6 +1,8 @@
 """The analyzer: what is wrong with a network, said for a beginner, with fixes.
 
 Modeled on MATLAB's ``analyzeNetwork`` and Neural Network Console's checker:
+settings that training would refuse (``app.core.validation``, tied to the
+setting), layer names Keras or an export would refuse (duplicates, ``/``, ``::``),
 structural problems (empty, no input, loose layers, loops), wrong parameters,
 merges that cannot work, kernels larger than their input, a classification
 head that never flattens, a loss that does not fit the output, a class count
@@ -23,7 +25,9 @@ from app.core.diagnostics import (
     INSERT_BEFORE,
     REMOVE_EDGE,
     REMOVE_NODE,
+    RENAME,
     SET_PARAM,
+    SET_SETTING,
     SET_TRAINING,
     WARNING,
     Diagnostic,
@@ -31,6 +35,7 @@ from app.core.diagnostics import (
 )
 from app.core.graph import INPUT_CLASS, NetworkGraph, Node
 from app.core.project import Project
+from app.core.validation import check_settings, name_problem, show_name, suggest_name
 from app.engine.layers import CALL_KWARGS_KEY
 from app.engine.shapes import LayerInfo, Shape, ShapeInference
 
@@ -172,7 +177,7 @@ class Analyzer:
     # -- entry point ------------------------------------------------------
     def analyze(self, project: Project, *, num_classes: int | None = None) -> Analysis:
         graph = project.graph
-        diags: list[Diagnostic] = []
+        diags: list[Diagnostic] = settings_diagnostics(project)
         if len(graph) == 0:
             diags.append(
                 Diagnostic(
@@ -188,6 +193,7 @@ class Analyzer:
             diags.append(self._cycle(graph, cycle))
         infos = self.shapes.infer(graph)
         order = graph.topological_order()
+        diags += name_diagnostics(graph)
         diags += self._structure(graph)
         diags += self._params(graph)
         shape_diags, explained = self._shape_rules(graph, infos)
@@ -201,24 +207,25 @@ class Analyzer:
         total = sum(i.params or 0 for i in infos.values())
         trainable = sum(i.trainable_params or 0 for i in infos.values())
         memory = self._memory(project, infos, total, trainable)
+        batch = _batch_size(project)
         if memory.total > LARGE_MEMORY_BYTES:
             diags.append(
                 Diagnostic(
                     WARNING,
                     "memory",
                     f"This network is very large: training needs about {fmt_bytes(memory.total)} at batch size "
-                    f"{project.training.batch_size} (weights {fmt_bytes(memory.weights)}, optimizer "
+                    f"{batch} (weights {fmt_bytes(memory.weights)}, optimizer "
                     f"{fmt_bytes(memory.optimizer)}, activations {fmt_bytes(memory.activations)}). "
                     "Use a smaller batch size, fewer filters, or a smaller input.",
                     fixes=(
                         Fix(
-                            f"Halve the batch size to {max(1, project.training.batch_size // 2)}",
+                            f"Halve the batch size to {max(1, batch // 2)}",
                             SET_TRAINING,
                             key="batch_size",
-                            value=max(1, project.training.batch_size // 2),
+                            value=max(1, batch // 2),
                         ),
                     )
-                    if project.training.batch_size > 1
+                    if batch > 1
                     else (),
                 )
             )
@@ -612,6 +619,8 @@ class Analyzer:
         graph = project.graph
         loss = project.training.loss
         out: list[Diagnostic] = []
+        if not isinstance(loss, str):
+            return out  # reported as a settings error
         outputs = [o for o in graph.output_nodes() if self._reaches_input(graph, o.id)]
         if len(outputs) != 1:
             return out
@@ -730,20 +739,65 @@ class Analyzer:
     # -- memory -------------------------------------------------------------------
     @staticmethod
     def _memory(project: Project, infos: dict[str, LayerInfo], total: int, trainable: int) -> MemoryEstimate:
-        batch = max(1, int(project.training.batch_size))
+        batch = _batch_size(project)
         act = 0
         for info in infos.values():
             shapes = info.output_shape if isinstance(info.output_shape, list) else [info.output_shape]
             for s in shapes:
                 if s:
                     act += math.prod(d or 1 for d in s[1:])
-        slots = OPTIMIZER_SLOTS.get(project.training.optimizer, 2)
+        opt = project.training.optimizer
+        slots = OPTIMIZER_SLOTS.get(opt, 2) if isinstance(opt, str) else 2
         return MemoryEstimate(
             weights=total * BYTES_PER_FLOAT,
             gradients=trainable * BYTES_PER_FLOAT,
             optimizer=trainable * slots * BYTES_PER_FLOAT,
             activations=act * batch * BYTES_PER_FLOAT * 2,
         )
+
+
+def _batch_size(project: Project) -> int:
+    """The batch size for estimates; 1 while the setting itself is wrong (reported as an error)."""
+    b = project.training.batch_size
+    return b if isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 1_000_000 else 1
+
+
+def settings_diagnostics(project: Project) -> list[Diagnostic]:
+    """Each settings problem as an error tied to its setting, its fix one click away."""
+    out = []
+    for p in check_settings(project.data, project.training, project.task, name=project.name):
+        fixes = (Fix(p.fix, SET_SETTING, key=p.setting, value=p.fix_value),) if p.fix else ()
+        out.append(Diagnostic(ERROR, "setting", p.message, fixes=fixes, setting=p.setting))
+    return out
+
+
+def name_diagnostics(graph: NetworkGraph) -> list[Diagnostic]:
+    """Names Keras or an export would refuse, and every repeat of a name after its first layer."""
+    out: list[Diagnostic] = []
+    first: dict[str, Node] = {}
+    taken = {n.name for n in graph}
+    for n in graph:
+        problem = name_problem(n.name)
+        shown = show_name(n.name) if isinstance(n.name, str) else repr(n.name)
+        if problem is None and n.name in first:
+            other = first[n.name]
+            problem = f"repeats the name of an earlier {other.class_name} layer; every layer needs a name of its own"
+        first.setdefault(n.name, n)
+        if problem is None:
+            continue
+        new = suggest_name(n.name, n.class_name, taken)
+        taken.add(new)
+        out.append(
+            Diagnostic(
+                ERROR,
+                "layer-name",
+                f"{n.class_name} '{shown}' {problem}.",
+                n.id,
+                shown,
+                (Fix(f"Rename to '{new}'", RENAME, node=n.id, value=new),),
+            )
+        )
+    return out
 
 
 def analyze(project: Project, *, num_classes: int | None = None) -> Analysis:

@@ -3,18 +3,27 @@
 Nodes are visited in ``graph.topological_order()``; each becomes one Keras
 layer named after the node and is called on its inputs ordered by slot. Any
 problem that stops the build is a BuildError naming the node, with a message
-a beginner can act on, never a Keras traceback.
+a beginner can act on, never a Keras traceback. Layer names are held to the
+same rule ``check`` reports (``app.core.validation``), so a network ``check``
+passes builds, and one it fails is refused here before Keras sees it.
+
+Keras maps a functional model's graph recursively (one Python frame per layer
+of depth, ``keras.src.ops.function``), so :func:`recursion_room` gives deep
+networks the frames they need while a model is assembled or loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.graph import INPUT_CLASS, NetworkGraph, Node
+from app.core.validation import name_problem, show_name, suggest_name
 from app.engine.layers import (
     LIST_INPUTS,
     POSITIONAL_INPUTS,
@@ -35,6 +44,37 @@ log = logging.getLogger(__name__)
 class BuildResult:
     model: Any
     weights: WeightReport = field(default_factory=WeightReport)
+
+
+@contextlib.contextmanager
+def recursion_room(layers: int = 20_000) -> Iterator[None]:
+    """Let Keras recurse once per layer (``keras.Model(...)``, ``load_model``) for ``layers`` layers.
+
+    Python 3.11 keeps these frames off the C stack, so a higher limit is safe;
+    the old limit comes back afterwards unless someone else changed it meanwhile.
+    """
+    old = sys.getrecursionlimit()
+    want = old + 2 * max(0, int(layers))
+    sys.setrecursionlimit(want)
+    try:
+        yield
+    finally:
+        if sys.getrecursionlimit() == want:
+            sys.setrecursionlimit(old)
+
+
+def check_names(graph: NetworkGraph) -> None:
+    """BuildError on the first layer whose name Keras or an export would refuse, or that repeats one."""
+    seen: set[str] = set()
+    taken = {n.name for n in graph}
+    for n in graph:
+        problem = name_problem(n.name)
+        if problem is None and n.name in seen:
+            problem = "has the same name as another layer"
+        seen.add(n.name)
+        if problem is not None:
+            shown = f"{n.class_name} '{show_name(n.name)}'"
+            raise BuildError(n.id, f"{shown} {problem}: rename it, e.g. to '{suggest_name(n.name, n.class_name, taken)}'")
 
 
 def _model_name(name: str) -> str:
@@ -58,6 +98,7 @@ def build(
     if cycle:
         names = " -> ".join(f"'{graph.node(n).name}'" for n in [*cycle, cycle[0]])
         raise BuildError(cycle[0], f"layers {names} form a loop: remove one of these connections")
+    check_names(graph)
 
     tensors: dict[str, Any] = {}  # node id -> output (tensor, or list of tensors)
     for nid in graph.topological_order():
@@ -104,11 +145,12 @@ def build(
         raise BuildError(first.id, f"nothing is connected to {describe(first)}: the network has no output")
     ins = [tensors[n.id] for n in inputs]
     try:
-        model = keras.Model(
-            inputs=ins[0] if len(ins) == 1 else ins,
-            outputs=outputs[0] if len(outputs) == 1 else outputs,
-            name=_model_name(name),
-        )
+        with recursion_room(len(graph)):
+            model = keras.Model(
+                inputs=ins[0] if len(ins) == 1 else ins,
+                outputs=outputs[0] if len(outputs) == 1 else outputs,
+                name=_model_name(name),
+            )
     except Exception as exc:
         raise BuildError(None, f"the network cannot be assembled: {clean_keras_message(exc)}") from None
     report = apply_weights(model, weights)

@@ -33,6 +33,7 @@ from typing import Any
 from PIL import Image
 
 from app.engine import scan_cache
+from app.engine.safety import special_file_kind
 
 # -- kinds of skipped files (the first words of every reason) ----------------------
 CORRUPT = "corrupt"
@@ -250,6 +251,9 @@ def probe_file(path: str, *, max_pixels: int | None = None, max_bytes: int = MAX
     if max_pixels is None:
         max_pixels = Image.MAX_IMAGE_PIXELS
     try:
+        kind = special_file_kind(os.stat(path).st_mode)
+        if kind is not None:  # never opened: a FIFO would block the scan, /dev/zero never ends
+            return ("bad", UNREADABLE, f"{UNREADABLE}: {kind}, not a regular file")
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
@@ -259,6 +263,9 @@ def probe_file(path: str, *, max_pixels: int | None = None, max_bytes: int = MAX
             data = fh.read()
     except PermissionError:
         return ("bad", UNREADABLE, f"{UNREADABLE}: permission denied")
+    except FileNotFoundError as exc:
+        broken = os.path.islink(path)
+        return ("bad", UNREADABLE, f"{UNREADABLE}: {'a link to a missing file' if broken else exc.strerror}")
     except OSError as exc:
         return ("bad", UNREADABLE, f"{UNREADABLE}: {exc.strerror or exc}")
     head = data[:512]
@@ -317,7 +324,7 @@ def _walk_files(folder: str, stats: list | None = None) -> tuple[list[str], int]
             try:
                 if e.is_dir(follow_symlinks=False):
                     subdirs.append(e.path)
-                elif e.is_file():
+                elif not e.is_dir():  # a file, or a FIFO, device or broken link (skipped with the reason)
                     if stats is not None:
                         try:
                             stats.append(e.stat())

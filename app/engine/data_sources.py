@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy as np
 
 from app.core.atomic import write_text_atomic
 from app.engine.data_scan import ScanReport, dataset_warnings, scan_folder
+from app.engine.safety import ModelFileError, open_regular_file, read_npz
 from app.paths import cache_dir
 
 SAMPLES = {"digits": "scikit-learn's 1,797 handwritten digits, 8×8 upscaled to 28×28 grayscale, 10 classes"}
@@ -134,50 +136,44 @@ def _finish(
 
 def load_npz(path: str | os.PathLike[str]) -> ArrayData:
     """``x_train``/``y_train`` and optionally ``x_val``/``y_val`` (or ``x_valid``), ``x_test``/``y_test``,
-    ``class_names``. Never unpickles (``allow_pickle=False``)."""
+    ``class_names``. Never unpickles; a FIFO, a device, an empty or fake file is refused in one line."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = set(z.files)
+        z = read_npz(path, "dataset file")
+    except ModelFileError as exc:
+        raise DataSourceError(exc.path, exc.reason) from None
+    keys = set(z)
 
-            def pair(*names: str) -> tuple[np.ndarray, np.ndarray] | None:
-                for n in names:
-                    if f"x_{n}" in keys and f"y_{n}" in keys:
-                        return z[f"x_{n}"], z[f"y_{n}"]
-                return None
+    def pair(*names: str) -> tuple[np.ndarray, np.ndarray] | None:
+        for n in names:
+            if f"x_{n}" in keys and f"y_{n}" in keys:
+                return z[f"x_{n}"], z[f"y_{n}"]
+        return None
 
-            train = pair("train")
-            if train is None and {"x", "y"} <= keys:
-                train = (z["x"], z["y"])
-            if train is None:
-                raise DataSourceError(path, f"no x_train/y_train arrays in it (found: {', '.join(sorted(keys)) or 'none'})")
-            names = None
-            for key in ("class_names", "classes", "labels_names"):
-                if key in keys:
-                    names = [str(n) for n in z[key].reshape(-1)]
-            return _finish(
-                str(path),
-                {"train": train, "val": pair("val", "valid", "validation"), "test": pair("test")},
-                names,
-            )
-    except DataSourceError:
-        raise
-    except ValueError as exc:
-        raise DataSourceError(path, f"not a readable .npz file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise DataSourceError(path, "no such file") from None
-        raise DataSourceError(path, f"not a readable .npz file ({exc})") from None
+    train = pair("train")
+    if train is None and {"x", "y"} <= keys:
+        train = (z["x"], z["y"])
+    if train is None:
+        raise DataSourceError(path, f"no x_train/y_train arrays in it (found: {', '.join(sorted(keys)) or 'none'})")
+    names = None
+    for key in ("class_names", "classes", "labels_names"):
+        if key in keys:
+            names = [str(n) for n in z[key].reshape(-1)]
+    try:
+        return _finish(str(path), {"train": train, "val": pair("val", "valid", "validation"), "test": pair("test")}, names)
+    except (TypeError, ValueError) as exc:  # e.g. labels of strings, mismatched dtypes
+        raise DataSourceError(path, f"not a usable dataset ({str(exc).splitlines()[0][:120]})") from None
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """One IDX file (raw or .gz): a 0,0,type,ndim magic, big-endian int32 sizes, then the data."""
     path = Path(path)
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
-        with opener(path, "rb") as fh:  # type: ignore[operator]
-            data = fh.read()
-    except (OSError, EOFError) as exc:
+        with open_regular_file(path, "IDX file") as raw:
+            data = gzip.GzipFile(fileobj=raw).read() if path.suffix.lower() == ".gz" else raw.read()
+    except ModelFileError as exc:
+        raise DataSourceError(exc.path, exc.reason) from None
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataSourceError(path, f"cannot read it ({exc})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES or not 1 <= data[3] <= 4:
         raise DataSourceError(path, "not an IDX file (bad magic number)")

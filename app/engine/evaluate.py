@@ -137,14 +137,17 @@ def predicted_labels(probs: np.ndarray) -> np.ndarray:
 
 
 def evaluate_model(
-    model: Any, dataset: Iterable[Any], class_names: Sequence[str], *, loss: Any = None
+    model: Any, dataset: Iterable[Any], class_names: Sequence[str], *, loss: Any = None, source: Any = None
 ) -> dict[str, Any]:
     """SPEC's evaluate object: loss, accuracy, classes, confusion_matrix, per_class.
 
     ``loss`` defaults to the model's compiled loss (else sparse categorical
     cross-entropy); a value that is not a finite number is reported as None.
+    A model whose outputs are not finite raises :class:`ModelOutputError`
+    (named by ``source``, default the model's name).
     """
     labels, probs = predict_dataset(model, dataset)
+    require_finite(probs, source if source is not None else getattr(model, "name", "model"))
     return evaluation_from_predictions(labels, probs, class_names, loss=_default_loss(model, loss))
 
 
@@ -204,6 +207,66 @@ def misclassified_from_predictions(
             item["path"] = str(paths[i])
         items.append(item)
     return items
+
+
+PREDICTION_COLUMNS = ("index", "path", "label", "label_index", "predicted", "predicted_index", "confidence")
+
+
+def _six(value: float) -> str:
+    """A probability rounded to 6 decimals, never in exponent form; empty when not finite."""
+    value = float(value)
+    if not math.isfinite(value):
+        return ""
+    return f"{round(value, 6):.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def predictions_csv(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    paths: Sequence[str] | None = None,
+) -> str:
+    """predictions.csv: every sample's prediction in dataset order (the Results view's whole gallery).
+
+    Columns ``index,path,label,label_index,predicted,predicted_index,confidence,p0..p{K-1}``;
+    ``path`` is absolute, or empty for data without files; ``pK`` is class K's probability.
+    """
+    import csv
+    import io
+    import os
+
+    names = [str(c) for c in class_names]
+    pred = predicted_labels(probs)
+    full = _two_columns(probs)
+    k = full.shape[1] if full.ndim == 2 else 0
+
+    def name(i: int) -> str:
+        return names[i] if 0 <= i < len(names) else str(i)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*PREDICTION_COLUMNS, *(f"p{j}" for j in range(k))])
+    for i in range(len(labels)):
+        y, p = int(labels[i]), int(pred[i])
+        path = os.path.abspath(paths[i]) if paths is not None and i < len(paths) and paths[i] else ""
+        confidence = _six(full[i, p]) if 0 <= p < k else ""
+        writer.writerow([i, path, name(y), y, name(p), p, confidence, *(_six(v) for v in full[i])])
+    return buf.getvalue()
+
+
+def require_finite(probs: np.ndarray, source: Any) -> None:
+    """ModelOutputError unless every output is a number: a NaN model's figures would be garbage."""
+    bad = int(np.count_nonzero(~np.isfinite(probs).all(axis=-1))) if probs.size else 0
+    if bad:
+        raise ModelOutputError(
+            f"{source}: the model's outputs are not finite numbers (NaN or infinity) for {bad} of "
+            f"{len(probs)} images; its weights are broken (e.g. trained until the loss became NaN)"
+        )
+
+
+class ModelOutputError(ValueError):
+    """The model gives NaN or infinite outputs; one line naming the model."""
 
 
 def misclassified(

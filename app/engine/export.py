@@ -7,6 +7,11 @@ tf2onnx 1.17 and protobuf 7). Each is written to a temporary sibling and
 renamed into place, so an interrupted export never leaves half a file. A run
 folder or a model file exports its trained model as it is; a project is built
 with its own weights (the ``python`` format always starts from the design).
+
+A project file is data from anyone: an export built from a project (every
+format from a project file, ``python`` from any source) first runs the
+analyzer and refuses a project that fails ``check``; and no export may write
+over one of its own inputs (the project, its weights, the run folder's files).
 """
 
 from __future__ import annotations
@@ -35,7 +40,16 @@ class ExportError(Exception):
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(one_line(f"{path}: {reason}"))
+
+
+class ExportCheckError(ExportError):
+    """The project fails ``check``; ``path`` is the project, ``reason`` its first error (CLI exit 1)."""
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: a layer name with a newline in it cannot split a message."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 # -- sources ------------------------------------------------------------------------
@@ -75,6 +89,48 @@ def _model(project: Project | None, model_path: Path | None, unsafe: bool) -> An
     from app.engine.model_import import project_weights
 
     return build_model(project.graph, weights=project_weights(project), name=project.name, unsafe=unsafe)
+
+
+# -- refusals -----------------------------------------------------------------------
+def refuse_failing_project(project: Project, source: str | Path | None = None) -> None:
+    """ExportCheckError with the analyzer's first error, as ``PROJECT: layer 'x': message``."""
+    from app.engine.analyze import analyze
+
+    errors = analyze(project).errors
+    if not errors:
+        return
+    first = errors[0]
+    message = first.message
+    if first.layer:
+        prefix = next((f"{n.class_name} '{first.layer}': " for n in project.graph if n.id == first.node), "")
+        message = f"layer '{first.layer}': {message.removeprefix(prefix)}"
+    where = source or project.path or f"project '{project.name}'"
+    raise ExportCheckError(where, message)
+
+
+def export_inputs(project_or_path: Any) -> list[Path]:
+    """The files an export reads: the project and its weights, the model file, the run folder's files."""
+    if isinstance(project_or_path, Project):
+        return [p for p in (project_or_path.path, project_or_path.weights_path) if p is not None]
+    p = Path(project_or_path)
+    if p.is_dir():
+        return [p, *(f for f in p.rglob("*"))]
+    if p.name.lower().endswith(MODEL_SUFFIXES) or not p.is_file():
+        return [p]
+    project = load_project(p)
+    return [p, *([project.weights_path] if project.weights_path is not None else [])]
+
+
+def refuse_input_as_output(project_or_path: Any, out_path: str | Path) -> None:
+    """ExportError when ``out_path`` is one of the export's inputs or a folder holding one."""
+    target = Path(out_path)
+    resolved = target.resolve()
+    for source in export_inputs(project_or_path):
+        src = Path(source).resolve()
+        same = src == resolved or (target.exists() and src.exists() and os.path.samefile(src, target))
+        if same or src.is_relative_to(resolved):
+            what = "is" if same else "holds"
+            raise ExportError(target, f"{what} one of this export's inputs ({source}); choose another output path")
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -224,15 +280,22 @@ def export(project_or_path: Project | str | os.PathLike[str], fmt: str, out_path
     """Export to ``fmt`` (one of FORMATS) at ``out_path``; returns the path written.
 
     ``project_or_path``: a Project, a project file, a run folder or a ``.keras``/``.h5`` file.
-    Raises ExportError (and the loaders' ProjectError / ModelFileError / BuildError).
+    Raises ExportError: ExportCheckError when the project fails ``check``, and an ExportError
+    when ``out_path`` is one of the inputs (and the loaders' ProjectError / ModelFileError / BuildError).
     """
     target = Path(out_path)
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ExportError(target, f"unknown export format '{fmt}' (choose one of: {', '.join(FORMATS)})")
+    refuse_input_as_output(project_or_path, target)
     project, model_path = _source(project_or_path, unsafe)
+    label = project_or_path if not isinstance(project_or_path, Project) else None
     if fmt == "python":
-        return export_python(_project_for_script(project, model_path, unsafe), target)
+        script_project = _project_for_script(project, model_path, unsafe)
+        refuse_failing_project(script_project, (project.path if project is not None else None) or label)
+        return export_python(script_project, target)
+    if model_path is None and project is not None:
+        refuse_failing_project(project, label)
     if fmt == "keras":
         if not target.name.lower().endswith(MODEL_SUFFIXES):
             raise ExportError(target, "a Keras model file must end in .keras (or .h5)")

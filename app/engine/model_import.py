@@ -15,6 +15,7 @@ layer called more than once (a shared layer), a tensor passed by keyword
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.core.graph import INPUT_CLASS, NetworkGraph
-from app.core.project import SUFFIX, WEIGHTS_SUFFIX, Project
+from app.core.project import SUFFIX, WEIGHTS_SUFFIX, Project, ProjectError
 from app.core.settings import TrainSettings
 from app.engine.layers import CALL_KWARGS_KEY, POSITIONAL_INPUTS
 from app.engine.safety import ModelFileError, load_model_file
@@ -310,13 +311,14 @@ def _import(path: str | Path, unsafe: bool) -> tuple[ImportedProject, Any]:
         units = int(last) if last is not None else None
     except (AttributeError, IndexError, TypeError):
         pass
-    name = p.name
+    shown = p.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # undecodable bytes: U+FFFD
+    name = shown
     for suffix in (".keras", ".h5", ".hdf5"):
         name = name.removesuffix(suffix)
     project = ImportedProject(
         graph=graph,
-        name=name or p.stem,
-        description=f"Imported from {p.name}",
+        name=name or "model",
+        description=f"Imported from {shown}",
         task="classification",
         training=TrainSettings(loss=guess_loss(_output_activation(graph), units)),
         imported_weights=weights,
@@ -369,12 +371,35 @@ def save_imported_project(project: Project, weights: Weights | None, path: str |
     return project.save(target)
 
 
-def project_weights(project: Project) -> Weights | None:
-    """The weights that go with ``project``: held in memory after import, else its sidecar."""
+def project_weights(project: Project, *, fresh_ok: Callable[[str], Any] | None = None) -> Weights | None:
+    """The weights that go with ``project``: held in memory after import, else its sidecar.
+
+    A sidecar the project names but that cannot be used (missing, not a regular
+    file, outside the project's folder, not a valid ``.npz``) raises
+    ModelFileError or ProjectError in one line naming it: building without it
+    would silently give an untrained model. A caller that asked for the design
+    only passes ``fresh_ok``: it gets that line ending in "the weights are
+    fresh" as a warning, and None.
+    """
     held = getattr(project, "imported_weights", None)
     if held:
         return held
-    wp = project.weights_path
-    if wp is None or not wp.is_file():
+    try:
+        wp = project.weights_path
+        if wp is None:
+            return None
+        return load_weights(wp, f"weights file of {project.path}")
+    except (ModelFileError, ProjectError) as exc:
+        if fresh_ok is None:
+            raise
+        fresh_ok(f"{exc}; the weights are fresh (untrained)")
         return None
-    return load_weights(wp)
+
+
+def sidecar_problem(project: Project) -> str | None:
+    """Why the weights sidecar ``project`` names cannot be used (one line), or None: for ``check``."""
+    try:
+        project_weights(project)
+    except (ModelFileError, ProjectError) as exc:
+        return str(exc)
+    return None

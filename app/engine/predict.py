@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -93,9 +94,7 @@ def check_image(path: str | Path) -> tuple[int, int]:
     """
     from app.engine.data_scan import probe_file
 
-    p = Path(path)
-    if p.is_dir():
-        raise ImageError(p, "is a folder, not an image")
+    p = _regular_file(path)
     res = probe_file(os.fspath(p))
     if res[0] != "ok":
         reason = str(res[2])
@@ -103,6 +102,22 @@ def check_image(path: str | Path) -> tuple[int, int]:
             reason = "file not found"
         raise ImageError(p, reason)
     return int(res[2]), int(res[3])
+
+
+def _regular_file(path: str | Path) -> Path:
+    """``path`` if it is a regular file; a FIFO, device or socket is refused without opening it
+    (opening a FIFO waits for a writer forever)."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return p  # missing or unreadable: the decoder names the reason
+    if stat.S_ISDIR(mode):
+        raise ImageError(p, "is a folder, not an image")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise ImageError(p, f"is {kind}, not an image file")
+    return p
 
 
 def _load_image(path: str | Path, image_shape: Sequence[int | None]) -> np.ndarray:
@@ -119,7 +134,7 @@ def _load_image(path: str | Path, image_shape: Sequence[int | None]) -> np.ndarr
         iw, ih = check_image(path)
         h, w = h or ih, w or iw
     shape = (int(h), int(w), int(c or 3))
-    return load_image_for_model(path, shape)
+    return load_image_for_model(_regular_file(path), shape)
 
 
 # -- the predictor ----------------------------------------------------------------
@@ -190,7 +205,13 @@ class Predictor:
             import keras
 
             out = keras.ops.convert_to_numpy(out)
-        return self._probabilities(np.asarray(out, dtype=np.float64))
+        probs = self._probabilities(np.asarray(out, dtype=np.float64))
+        if not np.isfinite(probs).all():
+            raise PredictError(
+                "the model's outputs are not finite numbers (NaN or infinity); its weights are broken "
+                "(e.g. trained until the loss became NaN)"
+            )
+        return probs
 
     def _probabilities(self, y: np.ndarray) -> np.ndarray:
         if y.ndim > 2:  # a per-pixel output (segmentation): the mean over pixels

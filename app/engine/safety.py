@@ -10,10 +10,15 @@ plain JSON (nothing is deserialized) and refuses such files with the reason;
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import warnings
 import zipfile
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from app.engine.keras_loader import load_keras
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -66,13 +71,14 @@ def _keras_builtin_function(name: Any) -> bool:
     if not isinstance(name, str) or not name.isidentifier():
         return False
     try:
-        import keras
+        keras = load_keras()  # quietly: a bare import would print TensorFlow's start-up log lines
     except ImportError:  # pragma: no cover - keras is a dependency
         return False
     return any(callable(getattr(getattr(keras, m, None), name, None)) for m in _KERAS_FUNCTION_MODULES)
 
 
 def _known_layer_class(class_name: str) -> bool:
+    load_keras()  # before app.engine.layers imports it without the start-up log filter
     from app.engine.layers import is_known_class
 
     return is_known_class(class_name)
@@ -167,6 +173,12 @@ def _read_head(p: Path) -> bytes:
     return head
 
 
+def _escapes_archive(name: str) -> bool:
+    """A zip entry that would be written outside the folder it is extracted into (zip slip)."""
+    parts = PurePosixPath(name.replace("\\", "/"))
+    return parts.is_absolute() or ".." in parts.parts or re.match(r"^[A-Za-z]:", name) is not None
+
+
 def _json(p: Path, raw: bytes | str, what: str) -> Any:
     try:
         if isinstance(raw, bytes):
@@ -187,6 +199,9 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
         try:
             with zipfile.ZipFile(p) as zf:
                 names = zf.namelist()
+                outside = next((n for n in names if _escapes_archive(n)), None)
+                if outside is not None:
+                    raise ModelFileError(p, f"refused: the archive holds an entry outside itself ({outside!r})")
                 if "config.json" not in names:
                     raise ModelFileError(p, "zip archive without config.json: not a Keras model")
                 info = zf.getinfo("config.json")
@@ -273,10 +288,13 @@ def load_model_file(path: str | Path, *, unsafe: bool = False) -> Any:
     if head.startswith(HDF5_MAGIC) and not name.endswith((".h5", ".hdf5")):
         raise ModelFileError(p, "an HDF5 model must have the .h5 extension to be loaded")
 
-    import keras
+    keras = load_keras()
+    from app.engine.build import recursion_room  # Keras recurses once per layer while loading
 
     try:
-        model = keras.saving.load_model(str(p), compile=False, safe_mode=not unsafe)
+        with warnings.catch_warnings(), recursion_room(_layer_count(config)):
+            warnings.simplefilter("ignore")  # one line on stderr: what matters is raised below
+            model = keras.saving.load_model(str(p), compile=False, safe_mode=not unsafe)
     except Exception as exc:  # Keras, h5py and zipfile raise many kinds
         message = _clean_load_error(exc)
         if not unsafe and "arbitrary code" in message:
@@ -287,9 +305,117 @@ def load_model_file(path: str | Path, *, unsafe: bool = False) -> Any:
     return model
 
 
+def _layer_count(config: Any) -> int:
+    """How many layers the saved config lists (nested models count as one each)."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    return len(layers) if isinstance(layers, list) else 1000
+
+
 def _clean_load_error(exc: BaseException) -> str:
     from app.engine.layers import clean_keras_message
 
     text = clean_keras_message(exc)
     text = text.split(" Full object config:", 1)[0].split(" config={", 1)[0]
     return text or type(exc).__name__
+
+
+# -- plain files: regular ones only, .npz without pickle ------------------------------
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a non-regular file is ("a FIFO (named pipe)", "a folder", ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular_file(path: str | Path, what: str = "file") -> IO[bytes]:
+    """``path`` opened for reading, only if it is a regular file (links followed).
+
+    A FIFO would block the read forever and a device (a link to /dev/zero) never
+    ends: both are refused from ``stat``, before anything reads from them.
+    ModelFileError names the file and what it is.
+    """
+    p = Path(path)
+    try:
+        kind = special_file_kind(os.stat(p).st_mode)
+        if kind is None:
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            kind = special_file_kind(os.fstat(fd).st_mode)  # swapped for something else meanwhile
+            if kind is None:
+                return os.fdopen(fd, "rb")
+            os.close(fd)
+    except FileNotFoundError:
+        raise ModelFileError(p, f"{what} not found") from None
+    except OSError as exc:
+        raise ModelFileError(p, f"{what} cannot be read ({exc.strerror or exc})") from None
+    link = "a link to " if p.is_symlink() else ""
+    raise ModelFileError(p, f"{what} is {link}{kind}, not a regular file")
+
+
+def _check_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, what: str) -> None:
+    """Refuse an entry that is not an array, or claims more bytes than it holds (before allocating them)."""
+    import numpy as np
+
+    with zf.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+        except ValueError:
+            raise ModelFileError(p, f"{what} is not an .npz file (entry {info.filename!r} is not a NumPy array)") from None
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if dtype.hasobject:
+        raise ValueError("Object arrays cannot be loaded when allow_pickle=False")
+    if needed > info.file_size:
+        raise ValueError(f"entry {info.filename!r} is truncated")
+
+
+def read_npz(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """Every array of an ``.npz`` file, never unpickling; ModelFileError in one line otherwise.
+
+    Refused with the reason: not a regular file, empty, not a zip archive, an
+    entry that is not a NumPy array, Python objects, damaged or truncated data.
+    """
+    import numpy as np
+
+    p = Path(path)
+    with open_regular_file(p, what) as fh:
+        head = fh.read(4)
+        if not head:
+            raise ModelFileError(p, f"{what} is empty (0 bytes), not an .npz file")
+        if head not in (ZIP_MAGIC, b"PK\x05\x06"):
+            raise ModelFileError(p, f"{what} is not an .npz file (not a zip archive of NumPy arrays)")
+        fh.seek(0)
+        arrays: dict[str, Any] = {}
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                for info in zf.infolist():
+                    if not info.filename.endswith(".npy"):
+                        raise ModelFileError(p, f"{what} is not an .npz file (entry {info.filename!r} is not a NumPy array)")
+                    _check_entry(zf, info, p, what)
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as data:
+                for key in data.files:
+                    arrays[key] = data[key]
+        except ModelFileError:
+            raise
+        except MemoryError:
+            raise ModelFileError(p, f"{what} holds an array too large to load") from None
+        except Exception as exc:  # zipfile, zlib and numpy raise many kinds for damaged data
+            text = str(exc)
+            if "pickle" in text or "Object arrays" in text:
+                raise ModelFileError(p, f"{what} holds Python objects, not plain arrays") from None
+            reason = text.splitlines()[0][:120] if text.strip() else type(exc).__name__
+            raise ModelFileError(p, f"{what} is damaged or truncated ({reason})") from None
+    return arrays

@@ -11,6 +11,9 @@ way ``app.engine.compile`` and ``app.engine.train`` do.
 
 from __future__ import annotations
 
+import ast
+import builtins
+import functools
 import inspect
 import json
 import keyword
@@ -25,8 +28,10 @@ from app.engine.compile import target_form
 
 INDENT = "    "
 MAX_LINE = 100
-_RESERVED = {"keras", "num_classes", "model", "inputs", "x", "tf", "np", "self"}
-_BUILTINS = set(dir(__builtins__)) if isinstance(__builtins__, dict) else set(dir(__builtins__))
+# Names of the script itself no layer variable may take (with its functions, see _reserved()).
+_RESERVED = {"keras", "num_classes", "model", "inputs", "x", "tf", "np", "self", "os", "sys", "json",
+             "argparse", "contextlib", "path"}  # fmt: skip
+_BUILTINS = set(dir(builtins))
 _OBJECT_MODULES = ("keras.initializers", "keras.regularizers", "keras.constraints")
 
 
@@ -39,49 +44,131 @@ class Code(str):
 
 
 # -- Python literals ----------------------------------------------------------------
-def literal(value: Any) -> str:
-    """``value`` (JSON-like data) as Python source; short number lists become tuples."""
+# Everything from a project file is data: it reaches the script only through
+# literal() (repr-escaped str/int/float/bool/None, lists and dicts of those) or
+# doc_text() (escaped text inside the docstring). Identifiers come from a fixed
+# vocabulary: Keras classes that exist, argument names from their signatures,
+# and variable names made by identifier().
+MAX_DEPTH = 32
+
+
+def literal(value: Any, _depth: int = 0) -> str:
+    """``value`` (JSON-like data) as a Python literal; short number lists become tuples."""
+    if _depth > MAX_DEPTH:
+        raise ScriptError(f"a value is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, Code):
         return str(value)
     if value is None or isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
-        return str(value)
+        return repr(int(value))
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return f'float("{value}")'
         if len(repr(value)) > 10 and 0 < value < 0.5 and 1 / round(1 / value) == value:
             return f"1 / {round(1 / value)}"  # 1 / 255 rather than 0.00392156862745098
-        return repr(value)
+        return repr(float(value))
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return string_literal(value)
     if isinstance(value, (list, tuple)):
-        items = [literal(v) for v in value]
+        items = [literal(v, _depth + 1) for v in value]
         if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value):
             return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
         return "[" + ", ".join(items) + "]"
     if isinstance(value, Mapping):
-        obj = _keras_object(value)
-        if obj is not None:
-            return obj
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {literal(v)}" for k, v in value.items()) + "}"
-    raise ScriptError(f"cannot write the value {value!r} as Python")
+        for k in value:
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                raise ScriptError(f"cannot write a dictionary key of type {type(k).__name__} as Python")
+        pairs = (f"{literal(k, _depth + 1)}: {literal(v, _depth + 1)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    raise ScriptError(f"cannot write a value of type {type(value).__name__} as Python")
 
 
-def _keras_object(value: Mapping[str, Any]) -> str | None:
-    """A serialized initializer/regularizer/constraint -> ``keras.initializers.HeNormal(...)``."""
+def string_literal(text: str) -> str:
+    """``repr(text)``, in double quotes when that needs no escaping (the script's style)."""
+    r = repr(str(text))
+    if r[0] == "'" and '"' not in text:
+        r = '"' + r[1:-1] + '"'
+    return r
+
+
+def doc_text(text: str) -> str:
+    """Text for inside the script's docstring: one line, every quote, backslash and control escaped."""
+    out = []
+    for ch in " ".join(str(text).split()):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif not ch.isprintable():
+            out.append(f"\\\\u{ord(ch):04x}")  # shown as \uXXXX, never as the character
+        else:
+            out.append(ch)
+    return "".join(out).replace("%(", "% (")  # argparse %-formats a description holding "%(prog)"
+
+
+def comment_text(text: str) -> str:
+    """Our own comment text: one printable line whatever went into it."""
+    return "".join(ch if ch.isprintable() else "?" for ch in " ".join(str(text).split()))
+
+
+@functools.cache
+def init_arguments(cls: type) -> frozenset[str]:
+    """Keyword names ``cls(...)`` takes: its ``__init__`` and its bases' (Keras passes ``**kwargs`` up)."""
+    names: set[str] = set()
+    for c in cls.__mro__:
+        init = c.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        names |= {p.name for p in params if p.kind in kinds}
+    return frozenset(n for n in names - {"self"} if is_safe_keyword(n))
+
+
+def is_safe_keyword(name: Any) -> bool:
+    return isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+
+
+def keras_class(module: Any, name: Any) -> type | None:
+    """The class ``module.name`` when it is a real class there (never anything else from a file)."""
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        return None
+    cls = getattr(module, name, None)
+    return cls if isinstance(cls, type) else None
+
+
+def keras_object(value: Any) -> Code | None:
+    """A serialized initializer/regularizer/constraint -> ``keras.initializers.HeNormal(...)``.
+
+    Only a real class of that module, called with arguments its signature has; None otherwise
+    (the value is then written as the plain config dict, which Keras reads as well).
+    """
+    import keras
+
+    if not isinstance(value, Mapping):
+        return None
     module, name, config = value.get("module"), value.get("class_name"), value.get("config")
-    if module not in _OBJECT_MODULES or not isinstance(name, str) or not isinstance(config, Mapping):
+    if module not in _OBJECT_MODULES or not isinstance(config, Mapping):
         return None
-    if value.get("registered_name") not in (None, name) or not name.isidentifier():
+    if value.get("registered_name") not in (None, name):
         return None
-    args = ", ".join(f"{k}={literal(v)}" for k, v in config.items() if v is not None and str(k).isidentifier())
-    return f"{module}.{name}({args})"
+    cls = keras_class(getattr(keras, module.split(".")[1]), name)
+    if cls is None:
+        return None
+    args = {k: v for k, v in config.items() if v is not None}
+    if not set(args) <= init_arguments(cls):
+        return None
+    return Code(f"{module}.{cls.__name__}(" + ", ".join(f"{k}={literal(v)}" for k, v in args.items()) + ")")
 
 
 def call(func: str, args: Sequence[tuple[str | None, Any]], suffix: str = "", indent: int = 1) -> str:
     """``func(a=1, b=2)suffix``, one argument per line when it would be too long."""
     pad = INDENT * indent
+    for k, _ in args:
+        if k is not None and not is_safe_keyword(k):
+            raise ScriptError(f"cannot use {k!r} as an argument name")
     parts = [literal(v) if k is None else f"{k}={literal(v)}" for k, v in args]
     line = f"{pad}{func}({', '.join(parts)}){suffix}"
     if len(line) <= MAX_LINE or not parts:
@@ -98,44 +185,71 @@ def _json_safe(value: Any) -> Any:
     return json_safe(value)
 
 
-def _required_args(cls: type) -> list[str]:
+@functools.cache
+def _required_args(cls: type) -> tuple[str, ...]:
     sig = inspect.signature(cls.__init__)
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [n for n, p in sig.parameters.items() if n != "self" and p.kind in kinds and p.default is p.empty]
+    return tuple(n for n, p in sig.parameters.items() if n != "self" and p.kind in kinds and p.default is p.empty)
 
 
-def _signature_order(cls: type) -> list[str]:
-    return [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
+@functools.cache
+def _signature_order(cls: type) -> dict[str, int]:
+    return {n: i for i, n in enumerate(n for n in inspect.signature(cls.__init__).parameters if n != "self")}
 
 
-def layer_arguments(node: Node, layer: Any) -> list[tuple[str, Any]]:
-    """The node's parameters that differ from a default layer of its class (required ones always)."""
+@functools.cache
+def _default_config(cls: type, required: str) -> dict[str, Any]:
+    """The config of ``cls(**required)`` (JSON text, so that it can key the cache)."""
+    try:
+        return _json_safe(cls(**json.loads(required)).get_config())
+    except Exception:  # noqa: BLE001 - a class that cannot be built bare: keep every parameter
+        return {}
+
+
+def config_arguments(layer: Any) -> list[tuple[str, Any]] | None:
+    """The built layer's parameters that differ from a default layer of its class (required ones always).
+
+    Keras' own config of the layer, not the file's params, without its name; None when a key is
+    not an argument of the class (the layer is then rebuilt from its config instead).
+    """
     cls = type(layer)
     config = _json_safe(layer.get_config())
     config.pop("name", None)
     required = [k for k in _required_args(cls) if k in config]
     try:
-        default = _json_safe(cls(**{k: layer.get_config()[k] for k in required}).get_config())
-    except Exception:  # noqa: BLE001 - a class that cannot be built bare: keep every parameter
+        default = _default_config(cls, json.dumps({k: config[k] for k in required}, sort_keys=True))
+    except (TypeError, ValueError):
         default = {}
     order = _signature_order(cls)
-    keys = sorted(config, key=lambda k: (order.index(k) if k in order else len(order), k))
+    keys = sorted(config, key=lambda k: (order.get(k, len(order)), k))
     args = [(k, config[k]) for k in keys if k in required or k not in default or default[k] != config[k]]
-    return [*args, ("name", node.name)]
+    if not {k for k, _ in args} <= init_arguments(cls):
+        return None
+    return [(k, keras_object(v) or v) for k, v in args]
 
 
 # -- the network --------------------------------------------------------------------
-def _identifier(name: str, taken: set[str]) -> str:
-    base = re.sub(r"\W+", "_", name).strip("_").lower() or "layer"
+def identifier(name: str, taken: set[str]) -> str:
+    """A variable for a layer: its name as a plain lower-case ASCII identifier, never the name itself.
+
+    Not a keyword, builtin or a name the script uses; ``layer`` (numbered) when nothing is left.
+    """
+    base = re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")[:40].strip("_") or "layer"
     if base[0].isdigit():
         base = f"layer_{base}"
-    if keyword.iskeyword(base) or base in _BUILTINS or base in _RESERVED:
+    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in _BUILTINS or base in _reserved():
         base = f"{base}_"
     ident, i = base, 2
     while ident in taken:
         ident, i = f"{base}_{i}", i + 1
     taken.add(ident)
     return ident
+
+
+@functools.cache
+def _reserved() -> frozenset[str]:
+    code = TEMPLATE + _CLASS_WEIGHTS_FUNCTION + _ADAPT_FUNCTION
+    return frozenset(_RESERVED | set(re.findall(r"^def (\w+)", code, re.M)))
 
 
 def _input_line(node: Node, var: str) -> str:
@@ -180,7 +294,10 @@ def preprocessing_configs(project: Project, shape: Sequence[int]) -> list[dict[s
     if project.data.normalization == "standardize":
         # Placeholders: the script adapts the layer to its own training images.
         stats = {"mean": [0.0] * shape[2], "variance": [1.0] * shape[2]}
-    return list(preprocessing_layers(project.data, tuple(shape), **stats))
+    try:
+        return list(preprocessing_layers(project.data, tuple(shape), **stats))
+    except (TypeError, ValueError) as exc:
+        raise ScriptError(f"data settings: {exc}") from None
 
 
 _PRE_COMMENTS = {
@@ -198,7 +315,7 @@ def network_code(project: Project, adapt_units: bool = True) -> tuple[list[str],
     import keras
 
     from app.engine.build import takes_list
-    from app.engine.layers import POSITIONAL_INPUTS, LayerConfigError, call_kwargs, make_layer
+    from app.engine.layers import POSITIONAL_INPUTS, call_kwargs, make_layer
 
     graph = project.graph
     inputs = graph.input_nodes()
@@ -214,7 +331,7 @@ def network_code(project: Project, adapt_units: bool = True) -> tuple[list[str],
     if (
         not isinstance(shape, (list, tuple))
         or len(shape) != 3
-        or not all(isinstance(d, int) and d > 0 for d in shape)
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
         or shape[2] not in (1, 3, 4)
     ):
         raise ScriptError(
@@ -234,21 +351,13 @@ def network_code(project: Project, adapt_units: bool = True) -> tuple[list[str],
     names = {n.name for n in graph}
     pre_names: list[str] = []
     if pre:
-        what = [_PRE_COMMENTS[c["class_name"]] for c in pre if c.get("class_name") in _PRE_COMMENTS]
         lines.append("")
-        comment = ""
-        if what:
-            comment = f"Data augmentation ({', '.join(what)}), active only while training. "
-        norm = project.data.normalization
-        if norm != "none":
-            how = "standardization" if norm == "standardize" else "scaling to 0..1"
-            comment += f"{'Then ' if what else ''}{how} of the pixel values. "
-        comment += "The same layers LayerLab puts in front of the network."
-        comment = comment[0].upper() + comment[1:]
-        lines += [f"{INDENT}# {line}" for line in _wrap(comment, MAX_LINE - len(INDENT) - 2)]
+        lines += _preprocessing_comment(project, pre)
         x = "inputs"
         for cfg in pre:
-            class_name = str(cfg["class_name"])
+            class_name = str(cfg.get("class_name"))
+            if keras_class(keras.layers, class_name) is None:  # pragma: no cover - our own configs
+                raise ScriptError(f"unknown preprocessing layer {class_name!r}")
             params = dict(cfg.get("config") or cfg.get("params") or {})
             if class_name == "Normalization":
                 params.pop("mean", None)  # learnt by adapt_normalization() in the script
@@ -267,22 +376,22 @@ def network_code(project: Project, adapt_units: bool = True) -> tuple[list[str],
 
     lines.append("")
     lines.append(f"{INDENT}# The network, one layer per line.")
-    for nid in graph.topological_order():
+    built = _Layers()
+    for nid in graph.topological_order():  # a loop, not recursion: any depth of network
         node = graph.node(nid)
         if node.class_name == INPUT_CLASS:
             continue
         edges = graph.inputs_of(nid)
         if not edges:
             raise ScriptError(f"layer '{node.name}' has no input: connect it or remove it")
-        try:
-            layer = make_layer(node)
-        except LayerConfigError as exc:
-            raise ScriptError(f"layer '{node.name}': {exc.message}") from None
+        layer, plain_args = built.get(node)
         args_in = []
         for e in edges:
+            if e.src not in var:
+                raise ScriptError(f"layer '{node.name}' takes an input that is not built before it")
             ref = var[e.src]
             if _is_multi_output(graph.node(e.src)):
-                ref = f"{ref}[{e.src_port}]"
+                ref = f"{ref}[{int(e.src_port)}]"
             args_in.append(ref)
         if node.class_name in POSITIONAL_INPUTS:
             call_args = ", ".join(args_in)
@@ -291,29 +400,37 @@ def network_code(project: Project, adapt_units: bool = True) -> tuple[list[str],
         else:
             call_args = args_in[0]
         extra = call_kwargs(node)
+        allowed = call_arguments(layer)
+        for k in extra:
+            if k not in allowed:
+                raise ScriptError(f"layer '{node.name}': {k!r} is not an argument of calling {type(layer).__name__}")
         if extra:
             call_args += ", " + ", ".join(f"{k}={literal(v)}" for k, v in extra.items())
-        name = _identifier(node.name, taken)
+        name = identifier(node.name, taken)
         var[nid] = name
-        if isinstance(getattr(keras.layers, node.class_name, None), type):
-            args: list[tuple[str | None, Any]] = list(layer_arguments(node, layer))
+        class_name = layer_class_name(node, layer)
+        if class_name and plain_args is not None:
+            args: list[tuple[str, Any]] = [*plain_args, ("name", node.name)]
             if units is not None and node.id == units.id:
                 key = "units" if any(k == "units" for k, _ in args) else "filters"
                 args = [(k, Code("num_classes") if k == key else v) for k, v in args]
             if mixed and node.id == outputs[0].id:
                 args = [(k, v) for k, v in args if k != "dtype"]
                 args.insert(len(args) - 1, ("dtype", "float32"))
-            lines.append(call(f"{name} = keras.layers.{node.class_name}", args, suffix=f"({call_args})"))
+            lines.append(call(f"{name} = keras.layers.{class_name}", args, suffix=f"({call_args})"))
         else:
+            layer = make_layer(node)  # the config below carries this node's own name
             config = _json_safe(keras.layers.serialize(layer))
-            lines.append(f"{INDENT}# '{node.name}' is a whole {node.class_name}, rebuilt from its Keras config.")
+            what = type(layer).__name__
+            what = f"A whole {what} model" if isinstance(layer, keras.Model) else f"A {what} layer"
+            lines.append(f"{INDENT}# {comment_text(what)}, rebuilt from its Keras config.")
             lines.append(
                 call(f"{name} = keras.layers.deserialize", [(None, config)], suffix=f"({call_args})")
             )
     out_var = var[outputs[0].id]
     lines.append("")
     lines.append(call("return keras.Model", [("inputs", Code("inputs")), ("outputs", Code(out_var)),
-                                             ("name", project.name or "model")]))
+                                             ("name", model_name(project.name))]))
     facts = {
         "shape": list(shape),
         "units_node": units,
@@ -322,6 +439,79 @@ def network_code(project: Project, adapt_units: bool = True) -> tuple[list[str],
         "standardize": any(str(c.get("class_name")) == "Normalization" for c in pre),
     }
     return lines, facts
+
+
+def _preprocessing_comment(project: Project, pre: Sequence[Mapping[str, Any]]) -> list[str]:
+    what = [_PRE_COMMENTS[c["class_name"]] for c in pre if c.get("class_name") in _PRE_COMMENTS]
+    comment = ""
+    if what:
+        comment = f"Data augmentation ({', '.join(what)}), active only while training. "
+    norm = project.data.normalization
+    if norm != "none":
+        how = "standardization" if norm == "standardize" else "scaling to 0..1"
+        comment += f"{'Then ' if what else ''}{how} of the pixel values. "
+    comment += "The same layers LayerLab puts in front of the network."
+    comment = comment[0].upper() + comment[1:]
+    return [f"{INDENT}# {line}" for line in _wrap(comment, MAX_LINE - len(INDENT) - 2)]
+
+
+def layer_class_name(node: Node, layer: Any) -> str | None:
+    """The ``keras.layers`` name of the built layer's class, or None (a nested model, ...)."""
+    import keras
+
+    cls = type(layer)
+    for name in (cls.__name__, node.class_name):
+        if keras_class(keras.layers, name) is cls:
+            return name
+    return None
+
+
+def call_arguments(layer: Any) -> frozenset[str]:
+    """Keyword arguments the layer's ``call`` takes besides its inputs (Keras adds ``training``, ``mask``)."""
+    return _call_arguments(type(layer))
+
+
+@functools.cache
+def _call_arguments(cls: type) -> frozenset[str]:
+    try:
+        params = list(inspect.signature(cls.call).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        params = []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = {p.name for p in params[2:] if p.kind in kinds}  # after self and the inputs
+    return frozenset(n for n in names | {"training", "mask"} if is_safe_keyword(n))
+
+
+class _Layers:
+    """Built layers by class and params: a 10,000-layer chain of a few kinds builds a few layers."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple[Any, list[tuple[str, Any]] | None]] = {}
+
+    def get(self, node: Node) -> tuple[Any, list[tuple[str, Any]] | None]:
+        """(layer, its arguments without the name, or None: rebuilt from config) for ``node``."""
+        from app.engine.layers import CALL_KWARGS_KEY, LayerConfigError, make_layer
+
+        params = {k: v for k, v in node.params.items() if k != CALL_KWARGS_KEY}
+        try:
+            key: str | None = json.dumps([node.class_name, params], sort_keys=True)
+        except (TypeError, ValueError):
+            key = None
+        if key is not None and key in self._built:
+            return self._built[key]
+        try:
+            layer = make_layer(node)
+        except LayerConfigError as exc:
+            raise ScriptError(f"layer '{node.name}': {exc.message}") from None
+        found = (layer, config_arguments(layer) if layer_class_name(node, layer) else None)
+        if key is not None:
+            self._built[key] = found
+        return found
+
+
+def model_name(name: str) -> str:
+    """The Keras model name LayerLab's builder gives the project (Keras refuses '/')."""
+    return re.sub(r"[^\w.-]+", "_", str(name or "")).strip("_") or "model"
 
 
 def _units_of(node: Node) -> Any:
@@ -426,8 +616,39 @@ def optimizer_code(project: Project) -> str:
 
 
 # -- assembling -----------------------------------------------------------------------
-def _docstring_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+def _check_setting_types(project: Project) -> None:
+    """Every setting the script writes has the type it needs; a ScriptError names the first that does not."""
+    t, d, sched = project.training, project.data, project.training.schedule
+    numbers = {
+        "data.validation_split": d.validation_split, "data.seed": d.seed,
+        "training.batch_size": t.batch_size, "training.epochs": t.epochs,
+        "training.learning_rate": t.learning_rate, "training.momentum": t.momentum,
+        "training.weight_decay": t.weight_decay, "training.early_stopping_patience": t.early_stopping_patience,
+        "schedule.step_epochs": sched.step_epochs, "schedule.factor": sched.factor,
+        "schedule.warmup_epochs": sched.warmup_epochs, "schedule.patience": sched.patience,
+        "schedule.min_learning_rate": sched.min_learning_rate,
+    }  # fmt: skip
+    for key, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ScriptError(f"setting '{key}' must be a number (it is {value!r})")
+    texts = {"training.loss": t.loss, "training.optimizer": t.optimizer, "schedule.name": sched.name,
+             "data.normalization": d.normalization, "augmentation.flip": d.augmentation.flip}  # fmt: skip
+    if not isinstance(t.metrics, (list, tuple)):
+        raise ScriptError(f"setting 'training.metrics' must be a list of metric names (it is {t.metrics!r})")
+    texts.update({f"training.metrics[{i}]": m for i, m in enumerate(t.metrics)})
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise ScriptError(f"setting '{key}' must be text (it is {value!r})")
+    flags = {"training.nesterov": t.nesterov, "training.early_stopping": t.early_stopping,
+             "training.class_weights": t.class_weights, "training.mixed_precision": t.mixed_precision}  # fmt: skip
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise ScriptError(f"setting '{key}' must be true or false (it is {value!r})")
+    aug = d.augmentation
+    for key in ("rotation", "zoom", "translation", "contrast", "brightness"):
+        value = getattr(aug, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ScriptError(f"setting 'augmentation.{key}' must be a number (it is {value!r})")
 
 
 def _wrap(text: str, width: int = 76) -> list[str]:
@@ -450,6 +671,7 @@ def generate_script(project: Project) -> str:
             f"the script trains on a folder of class subfolders; a {project.task} network "
             "needs masks or targets that such a folder does not have"
         )
+    _check_setting_types(project)
     t, d = project.training, project.data
     body, facts = network_code(project)
     h, w, c = facts["shape"]
@@ -457,23 +679,24 @@ def generate_script(project: Project) -> str:
     # The script's output always has one unit per class found, so only the loss decides.
     label_mode = "int" if target_form(t.loss, None) == "sparse" else "categorical"
     accuracy = "accuracy" in t.metrics
-    description = _wrap(_docstring_text(project.description)) if project.description else []
+    description = [doc_text(line) for line in _wrap(str(project.description or ""))]
 
     constants = [
         f"IMAGE_SIZE = ({h}, {w})  # height, width: every image is resized to this",
         f'COLOR_MODE = "{color}"  # {c} channel{"s" if c > 1 else ""} per pixel',
-        f"VALIDATION_SPLIT = {float(d.validation_split)!r}  # fraction of --data held out for validation",
+        f"VALIDATION_SPLIT = {literal(float(d.validation_split))}  # fraction of --data held out for validation",
         f"SEED = {int(d.seed)}  # the same seed gives the same split and the same initial weights",
         f'LABEL_MODE = "{label_mode}"  # labels: class numbers in sorted folder-name order',
         f"BATCH_SIZE = {int(t.batch_size)}",
         f"EPOCHS = {int(t.epochs)}",
-        f"LEARNING_RATE = {float(t.learning_rate)!r}",
+        f"LEARNING_RATE = {literal(float(t.learning_rate))}",
         f"LOSS = {literal(t.loss)}",
         f"METRICS = {literal(list(t.metrics))}",
         f'MONITOR = "{"accuracy" if accuracy else "loss"}"  # the metric that picks the best epoch',
     ]
-    if facts["designed_units"] is not None:
-        constants.append(f"DESIGNED_CLASSES = {int(facts['designed_units'])}  # output units in the design")
+    if facts["units_node"] is not None:
+        constants.append(f"DESIGNED_CLASSES = {literal(facts['designed_units'])}  # output units in the design")
+        constants.append(f"OUTPUT_LAYER = {literal(facts['units_node'].name)}  # its units follow the classes")
 
     callbacks_extra: list[str] = []
     if t.early_stopping:
@@ -511,7 +734,7 @@ def generate_script(project: Project) -> str:
         norm = [n for n in facts["preprocessing"] if n.startswith("normalization")]
         after_build = [
             f"{INDENT * 2}# Standardization learns the pixels' mean and variance from training images.",
-            f'{INDENT * 2}adapt_normalization(model, "{norm[0] if norm else "normalization"}", train_ds)',
+            f"{INDENT * 2}adapt_normalization(model, {literal(norm[0] if norm else 'normalization')}, train_ds)",
         ]
     fit_extra = ""
     extra_functions: list[str] = []
@@ -525,14 +748,13 @@ def generate_script(project: Project) -> str:
         class_check = [
             f"{INDENT}if num_classes != DESIGNED_CLASSES:",
             f"{INDENT * 2}print(",
-            f'{INDENT * 3}f"The data has {{num_classes}} classes: the output layer '
-            f"'{facts['units_node'].name}' gets \"",
+            f'{INDENT * 3}f"The data has {{num_classes}} classes: the output layer {{OUTPUT_LAYER!r}} gets "',
             f'{INDENT * 3}f"{{num_classes}} units (designed for {{DESIGNED_CLASSES}})."',
             f"{INDENT * 2})",
         ]
 
     parts = {
-        "NAME": _docstring_text(project.name or "model"),
+        "NAME": doc_text(project.name or "model"),
         "DESCRIPTION": "\n".join(description) + ("\n\n" if description else ""),
         "CONSTANTS": "\n".join(constants),
         "NETWORK": "\n".join(body),
@@ -545,12 +767,15 @@ def generate_script(project: Project) -> str:
         "AFTER_BUILD": "\n".join(after_build) + ("\n" if after_build else ""),
         "FIT_EXTRA": fit_extra,
     }
-    text = TEMPLATE
-    for key, value in parts.items():
-        text = text.replace(f"@@{key}@@", value)
-    leftover = re.search(r"@@\w+@@", text)
-    if leftover:  # pragma: no cover - a template bug
-        raise ScriptError(f"template placeholder {leftover.group(0)} was not filled")
+    # One pass: a value that happens to hold "@@NAME@@" is never filled in again.
+    missing = sorted(set(re.findall(r"@@(\w+)@@", TEMPLATE)) - set(parts))
+    if missing:  # pragma: no cover - a template bug
+        raise ScriptError(f"template placeholder @@{missing[0]}@@ was not filled")
+    text = re.sub(r"@@(\w+)@@", lambda m: parts[m.group(1)], TEMPLATE)
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError) as exc:  # pragma: no cover - a generator bug, never written out
+        raise ScriptError(f"internal error: the generated script does not parse ({exc})") from None
     return text
 
 

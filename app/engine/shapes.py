@@ -11,6 +11,7 @@ or parameters changed are built again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.graph import INPUT_CLASS, NetworkGraph, Node
+from app.core.validation import name_problem
 
 Shape = tuple[int | None, ...]
 
@@ -177,6 +179,8 @@ class ShapeInference:
         )
 
         self.layers_built += 1
+        if name_problem(node.name) is not None:  # the analyzer reports the name; the shape does not depend on it
+            node = dataclasses.replace(node, name="layer")
         try:
             layer = make_layer(node)
         except LayerConfigError as exc:

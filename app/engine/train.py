@@ -7,10 +7,15 @@ safe, and Keras keeps its dtype policy per thread). Events are plain data.
 
 The run folder (SPEC.md)::
 
-    model.keras         best weights by the validation metric, preprocessing inside
+    model.keras         best weights by the validation metric, preprocessing inside; only
+                        weights that are finite after an epoch whose validation loss is finite
+                        (a run with no such epoch writes none, and says so)
     history.csv         one row per completed epoch
     metrics.json        the evaluate object for the validation split + epochs_completed, stopped_reason
     classes.json        the class names, in label order (a JSON list)
+    predictions.csv     every validation image's prediction by model.keras, in dataset order:
+                        index,path,label,label_index,predicted,predicted_index,confidence,p0..p{K-1}
+                        (path absolute, empty for data without files; probabilities in classes.json order)
     misclassified.json  the validation samples the best model gets wrong (for the gallery)
     project.layerlab    the project as trained (settings after overrides, adapted output layer)
     checkpoint/         what --resume continues from
@@ -30,7 +35,12 @@ statistics, seed-generator states) and every optimizer variable (iterations,
 moments, learning rate) after epoch NNNN; ``state.json`` names the current and
 the best weights files and carries the history. Each file is replaced
 atomically and ``state.json`` is written last, so a run killed at any moment
-(SIGKILL included) resumes from its last completed epoch.
+(SIGKILL included) resumes from its last completed epoch. An epoch whose
+weights are not finite is never checkpointed. ``--resume`` trusts nothing in
+``state.json``: every field it reads is type-checked and every file it names
+must lie inside the run folder (no ``..``, absolute path or link out).
+
+A new run goes into a new or empty folder only, never over the user's files.
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ from app.core.atomic import atomic_open, write_text_atomic
 from app.core.graph import NetworkGraph
 from app.core.project import Project, load_project
 from app.core.settings import OPTIMIZERS, DataSettings, TrainSettings
+from app.core.validation import settings_error
 from app.engine import events as ev
 from app.engine.control import RunControl
 
@@ -69,6 +80,7 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 CLASSES_FILE = "classes.json"
 MISCLASSIFIED_FILE = "misclassified.json"
+PREDICTIONS_FILE = "predictions.csv"
 PROJECT_FILE = "project.layerlab"
 CHECKPOINT_DIR = "checkpoint"
 TENSORBOARD_DIR = "tensorboard"
@@ -107,8 +119,10 @@ class RunResult:
     epochs_completed: int
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
+    best_epoch: int | None = None  # the epoch model.keras holds; None when it holds none
     messages: list[str] = field(default_factory=list)
+    model_written: bool = True  # False: no model.keras from this run (see problems)
+    problems: list[str] = field(default_factory=list)  # what could not be written, and why
 
     @property
     def failed(self) -> bool:
@@ -305,6 +319,18 @@ def _prepare_folder(path: Path) -> None:
         raise RunFolderError(path, f"run folder is not writable: {reason}") from None
 
 
+def _check_new_folder(path: Path) -> None:
+    """A new run goes into a new or empty folder: never over a run, nor over the user's own files."""
+    if (path / CHECKPOINT_DIR / STATE_FILE).exists():
+        raise RunFolderError(path, "already holds a training run: continue it with --resume, or choose another folder")
+    try:
+        used = path.is_dir() and any(path.iterdir())
+    except OSError:
+        return  # unreadable: _prepare_folder names the problem
+    if used:
+        raise RunFolderError(path, "is not empty and holds no run to continue: choose a new or empty folder")
+
+
 def _check_space(path: Path, model: Any) -> None:
     """Roughly ten copies of the weights go to disk (model, checkpoints, optimizer state)."""
     try:
@@ -330,9 +356,79 @@ def read_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise RunFolderError(path, f"checkpoint state cannot be read ({exc})") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise RunFolderError(path, "not a LayerLab checkpoint")
-    if int(state.get("version", 0)) > STATE_VERSION:
+    if not _is_int(state.get("version", 0)) or int(state.get("version", 0)) > STATE_VERSION:
         raise RunFolderError(path, "checkpoint written by a newer LayerLab")
+    _check_state(state, Path(run_dir), path)
     return state
+
+
+def _is_int(value: Any, low: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and (low is None or value >= low)
+
+
+def _check_state(state: dict[str, Any], run_dir: Path, path: Path) -> None:
+    """Every field a resume reads has its type, and every file it names lies inside the run folder.
+
+    A hand-edited or hostile state.json must not make ``--resume`` read (or
+    later delete) files elsewhere, nor crash on a wrong type half-way through.
+    """
+
+    def bad(what: str) -> RunFolderError:
+        return RunFolderError(path, f"malformed checkpoint: {what}")
+
+    if not _is_int(state.get("epoch"), 0):
+        raise bad(f"'epoch' must be a non-negative integer (it is {state.get('epoch')!r})")
+    for key in ("epochs", "schedule_epochs", "steps_per_epoch"):
+        if state.get(key) is not None and not _is_int(state[key], 0):
+            raise bad(f"'{key}' must be a non-negative integer (it is {state[key]!r})")
+    if not _is_int(state.get("seed", 0)):
+        raise bad(f"'seed' must be an integer (it is {state.get('seed')!r})")
+    shape = state.get("image_shape")
+    if not isinstance(shape, list) or not shape or not all(_is_int(d, 1) for d in shape):
+        raise bad(f"'image_shape' must be a list of positive integers (it is {shape!r})")
+    names = state.get("class_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise bad("'class_names' must be a list of names")
+    if state.get("training") is not None and not isinstance(state["training"], dict):
+        raise bad("'training' must be an object")
+    history = state.get("history")
+    if history is not None and not (
+        isinstance(history, list) and all(isinstance(r, dict) and _is_int(r.get("epoch", 0)) for r in history)
+    ):
+        raise bad("'history' must be a list of epoch rows")
+    _inside_run(state.get("weights"), "'weights'", run_dir, bad)
+    best = state.get("best")
+    if best is not None:
+        if not isinstance(best, dict) or not _is_int(best.get("epoch"), 0) or best["epoch"] > state["epoch"]:
+            raise bad("'best' must name an epoch no later than the checkpoint's")
+        value = best.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad(f"'best' must hold a finite value (it holds {value!r})")
+        _inside_run(best.get("file"), "'best.file'", run_dir, bad)
+    _inside_run(ARCH_FILE, ARCH_FILE, run_dir, bad)
+
+
+def _inside_run(name: Any, what: str, run_dir: Path, bad: Callable[[str], RunFolderError]) -> Path:
+    """``checkpoint/<name>``, refused unless it is a plain relative name that stays in the run folder."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    if not isinstance(name, str) or not name.strip():
+        raise bad(f"{what} must name a file in checkpoint/ (it is {name!r})")
+    if (
+        PurePosixPath(name).is_absolute()
+        or PureWindowsPath(name).is_absolute()
+        or PureWindowsPath(name).drive
+        or ".." in PurePosixPath(name.replace("\\", "/")).parts
+    ):
+        raise bad(f"{what} {name!r} points outside the run folder")
+    target = run_dir / CHECKPOINT_DIR / name
+    try:
+        inside = target.resolve().is_relative_to(run_dir.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise bad(f"{what} {name!r} links outside the run folder")
+    return target
 
 
 def _load_arrays(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -340,8 +436,12 @@ def _load_arrays(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
         with np.load(path, allow_pickle=False) as z:
             model = [z[k] for k in sorted(k for k in z.files if k.startswith("model/"))]
             opt = [z[k] for k in sorted(k for k in z.files if k.startswith("optimizer/"))]
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunFolderError(path, f"checkpoint weights cannot be read ({exc})") from None
+    except FileNotFoundError:
+        raise RunFolderError(path, "checkpoint weights file is missing") from None
+    except Exception as exc:  # noqa: BLE001 - truncated (BadZipFile, EOFError), not an npz, pickled
+        raise RunFolderError(path, f"checkpoint weights cannot be read ({_clean(exc)})") from None
+    if not model:
+        raise RunFolderError(path, "checkpoint weights file holds no model weights")
     return model, opt
 
 
@@ -570,16 +670,22 @@ class _Runtime:
         self.writer.check()
         if self.halt is not None:
             return  # an epoch cut short is not recorded: the checkpoint stays at the last whole one
+        model_arrays = [np.asarray(v.numpy()) for v in self.model.variables]
+        if not _all_finite(model_arrays):
+            # The last update made the weights NaN/inf (the loss it was computed from was still
+            # finite): this epoch is no result to keep, nor a checkpoint to resume from.
+            self._halt("nan", self.batch)
+            return
         logs = dict(logs or {})
         seconds = time.perf_counter() - self.epoch_t0 - (self.paused_total - self.epoch_paused0)
         row: dict[str, Any] = {"epoch": self.epoch, **logs, "learning_rate": self.lr}
         self.history.append({**row, "seconds": round(seconds, 3)})
         value = logs.get(self.monitor)
-        improved = isinstance(value, float) and math.isfinite(value) and (
+        loss = logs.get("val_loss" if self.monitor.startswith("val_") else "loss")
+        improved = _finite_number(value) and _finite_number(loss) and (
             self.best_value is None
             or (value > self.best_value if self.mode == "max" else value < self.best_value)
         )
-        model_arrays = [np.asarray(v.numpy()) for v in self.model.variables]
         opt_arrays = [np.asarray(v.numpy()) for v in self.model.optimizer.variables]
         if improved:
             self.best_value, self.best_epoch, self.best_arrays = float(value), self.epoch, model_arrays
@@ -710,6 +816,15 @@ class TensorBoardLog:
             except Exception:  # noqa: BLE001
                 pass
         self._writers.clear()
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _all_finite(arrays: Sequence[np.ndarray]) -> bool:
+    """Every floating-point array free of NaN and infinity (integer state, e.g. seeds, always is)."""
+    return all(np.isfinite(a).all() for a in arrays if a.dtype.kind in "fc")
 
 
 def _current_lr(model: Any) -> float:
@@ -870,9 +985,10 @@ def run(
         shape = tuple(int(d) for d in state["image_shape"])
     else:
         settings = apply_overrides(project.training, overrides)
+        if (refusal := settings_error(project, settings)) is not None:
+            raise TrainError(refusal)  # checked by the one schema (app.core.validation), as check reports it
         run_dir = Path(out_dir) if out_dir is not None else default_run_dir(project)
-        if (run_dir / CHECKPOINT_DIR / STATE_FILE).exists():
-            raise RunFolderError(run_dir, "already holds a training run: continue it with --resume, or choose another folder")
+        _check_new_folder(run_dir)
         source = data if isinstance(data, str) else project.data.source
         shape = image_shape(project.graph)
     created = not run_dir.exists()
@@ -920,6 +1036,11 @@ def _train(
         bundle = as_bundle(data, source if isinstance(source, str) else "")
     source_name = bundle.source or (source if isinstance(source, str) else "")
     names = list(bundle.class_names)
+    if len(names) < 2:
+        raise TrainError(
+            f"{source_name or 'the dataset'}: has only one class ({', '.join(names) or 'none'}); "
+            "classification needs at least two classes"
+        )
     seed = int(state["seed"]) if state else int(project.data.seed)
     initial_epoch = int(state["epoch"]) if state else 0
     keras.utils.set_random_seed(seed + initial_epoch)
@@ -996,7 +1117,6 @@ def _train(
             _write_json(run_dir / CLASSES_FILE, names)
         except OSError as exc:
             raise RunFolderError(run_dir / CLASSES_FILE, exc.strerror or str(exc)) from None
-        initial_arrays = [np.asarray(v.numpy()) for v in model.variables]
         writer = _Writer()
         train_count = bundle.train_count
         rt = _Runtime(
@@ -1079,7 +1199,6 @@ def _train(
             bundle=bundle,
             val_ds=val_ds,
             train_ds=train_ds,
-            initial_arrays=initial_arrays,
             loss=settings.loss,
         )
     result.messages = messages
@@ -1114,55 +1233,63 @@ def _finish(
     bundle: DataBundle,
     val_ds: Any,
     train_ds: Any,
-    initial_arrays: list[np.ndarray],
     loss: str,
 ) -> RunResult:
-    """Best weights into model.keras, then metrics.json, misclassified.json, history.csv."""
+    """Best weights into model.keras, then metrics.json, predictions.csv, misclassified.json, history.csv.
+
+    Only weights worth keeping are written (see :func:`_final_weights`); with
+    none, nothing is evaluated either, and metrics.json and the result say why.
+    """
     from app.engine.evaluate import (
         evaluation_from_predictions,
         misclassified_from_predictions,
         predict_dataset,
+        predictions_csv,
     )
     from app.engine.export_keras import save_model_atomic
 
     run_dir: Path = rt.run_dir
     failed = reason.startswith(("nan_loss", "error"))
-    if rt.best_arrays is not None:
-        final = rt.best_arrays
-    elif failed:
-        final = initial_arrays  # NaN (or worse) before one good epoch: the untrained network
-    else:
-        final = None  # stopped inside the first epoch: keep what it learned so far
+    final, best_epoch = _final_weights(model, rt, failed)
     problems: list[str] = []
-    try:
-        if final is not None:
+    written = False
+    if final is None:
+        which = "validation loss" if rt.monitor.startswith("val_") else "loss"
+        problems.append(f"model.keras not written: no epoch ended with finite weights and a finite {which}")
+    else:
+        try:
             for v, a in zip(model.variables, final, strict=True):
                 v.assign(a)
-        save_model_atomic(model, run_dir / MODEL_FILE)
-    except Exception as exc:  # noqa: BLE001
-        problems.append(f"model.keras not written: {_clean(exc)}")
+            save_model_atomic(model, run_dir / MODEL_FILE)
+            written = True
+        except Exception as exc:  # noqa: BLE001 - a full disk, a folder in the way
+            problems.append(f"model.keras not written: {_clean(exc)}")
     split, ds = ("validation", val_ds) if val_ds is not None else ("train", train_ds)
     metrics: dict[str, Any] = {}
-    try:
-        labels, probs = predict_dataset(model, ds)
-        metrics = evaluation_from_predictions(labels, probs, bundle.class_names, loss=loss)
-        paths = bundle.validation_paths if split == "validation" else None
-        wrong = misclassified_from_predictions(labels, probs, bundle.class_names, paths=paths)
-        _write_json(
-            run_dir / MISCLASSIFIED_FILE,
-            {"split": split, "total": len(wrong), "items": wrong[:MISCLASSIFIED_LIMIT]},
-        )
-    except Exception as exc:  # noqa: BLE001
-        problems.append(f"evaluation failed: {_clean(exc)}")
+    if written:
+        try:
+            labels, probs = predict_dataset(model, ds)
+            metrics = evaluation_from_predictions(labels, probs, bundle.class_names, loss=loss)
+            paths = bundle.validation_paths if split == "validation" else None
+            write_text_atomic(run_dir / PREDICTIONS_FILE, predictions_csv(labels, probs, bundle.class_names, paths=paths))
+            wrong = misclassified_from_predictions(labels, probs, bundle.class_names, paths=paths)
+            _write_json(
+                run_dir / MISCLASSIFIED_FILE,
+                {"split": split, "total": len(wrong), "items": wrong[:MISCLASSIFIED_LIMIT]},
+            )
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"evaluation failed: {_clean(exc)}")
     if problems and not failed:
         reason = f"error: {problems[0]}"
+    if not written:
+        best_epoch = None  # say only what is on disk
     metrics.update(
         {
             "epochs_completed": rt.epochs_completed,
             "stopped_reason": reason,
             "split": split,
             "monitor": rt.monitor,
-            "best_epoch": rt.best_epoch,
+            "best_epoch": best_epoch,
         }
     )
     if problems:
@@ -1173,14 +1300,35 @@ def _finish(
         _write_json(run_dir / METRICS_FILE, metrics)
     except OSError as exc:
         reason = metrics["stopped_reason"] = f"error: cannot write the run folder ({exc.strerror or exc})"
+        problems.append(f"metrics.json not written: {exc.strerror or exc}")
     return RunResult(
         run_dir=run_dir,
         stopped_reason=reason,
         epochs_completed=rt.epochs_completed,
         metrics=_json_safe(metrics),
         history=list(rt.history),
-        best_epoch=rt.best_epoch,
+        best_epoch=best_epoch,
+        model_written=written,
+        problems=problems,
     )
+
+
+def _final_weights(model: Any, rt: _Runtime, failed: bool) -> tuple[list[np.ndarray] | None, int | None]:
+    """(the weights model.keras gets, their epoch); (None, None) when no weights are worth keeping.
+
+    The best epoch's weights when there is one (finite weights, finite loss).
+    Without one, a run that did not fail keeps its current weights only where
+    no epoch's loss went bad and they are finite (e.g. stopped inside epoch 1).
+    """
+    if rt.best_arrays is not None:
+        return rt.best_arrays, rt.best_epoch
+    if failed:
+        return None, None
+    key = "val_loss" if rt.monitor.startswith("val_") else "loss"
+    if any(key in r and not _finite_number(r[key]) for r in rt.history):
+        return None, None
+    current = [np.asarray(v.numpy()) for v in model.variables]
+    return (current, None) if _all_finite(current) else (None, None)
 
 
 __all__ = [

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.core.atomic import write_bytes_atomic
-from app.engine.safety import ModelFileError
+from app.engine.safety import ModelFileError, read_npz
 
 SEPARATOR = "::"
 Weights = dict[str, list[np.ndarray]]
@@ -55,28 +54,23 @@ def save_weights(path: str | Path, weights: Mapping[str, Sequence[np.ndarray]]) 
     return write_bytes_atomic(path, buf.getvalue())
 
 
-def load_weights(path: str | Path) -> Weights:
-    """Read a file written by :func:`save_weights`; ModelFileError if it is not one."""
+def load_weights(path: str | Path, what: str = "weights file") -> Weights:
+    """Read a file written by :func:`save_weights`; ModelFileError (one line naming it) if it is not one.
+
+    A FIFO, a device or a folder is refused before anything reads from it, and the
+    file must be a real ``.npz`` of plain arrays (see :func:`app.engine.safety.read_npz`).
+    """
     p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(p, "weights file not found")
     found: dict[str, dict[int, np.ndarray]] = {}
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            for key in data.files:
-                m = re.fullmatch(r"(.+)" + re.escape(SEPARATOR) + r"(\d+)", key)
-                if not m:
-                    raise ModelFileError(p, f"not a LayerLab weights file (unexpected entry {key!r})")
-                found.setdefault(m.group(1), {})[int(m.group(2))] = data[key]
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        reason = "holds Python objects, not plain arrays" if "pickle" in str(exc) else "damaged or truncated"
-        raise ModelFileError(p, f"weights file {reason}") from None
+    for key, value in read_npz(p, what).items():
+        m = re.fullmatch(r"(.+)" + re.escape(SEPARATOR) + r"(\d+)", key)
+        if not m:
+            raise ModelFileError(p, f"{what} is not a LayerLab weights file (unexpected entry {key!r})")
+        found.setdefault(m.group(1), {})[int(m.group(2))] = value
     weights: Weights = {}
     for name, by_index in found.items():
         if sorted(by_index) != list(range(len(by_index))):
-            raise ModelFileError(p, f"weights of layer {name!r} are incomplete")
+            raise ModelFileError(p, f"{what} is incomplete (the weights of layer {name!r})")
         weights[name] = [by_index[i] for i in range(len(by_index))]
     return weights
 

@@ -517,6 +517,19 @@ class PasteLayers(_GraphCommand):
                 self.graph.remove_node(nid)
 
 
+_SETTINGS_FIELDS = ("training", "data", "task", "name")
+
+
+def _settings_of(project: Project) -> tuple[Any, ...]:
+    """What a fix may change besides the graph (the settings are frozen dataclasses)."""
+    return tuple(getattr(project, f) for f in _SETTINGS_FIELDS)
+
+
+def _set_settings(project: Project, values: tuple[Any, ...]) -> None:
+    for f, v in zip(_SETTINGS_FIELDS, values, strict=True):
+        setattr(project, f, v)
+
+
 class ApplyFix(_GraphCommand):
     """A diagnostic's one-click fix as one undo step (it may also change a training setting).
 
@@ -529,25 +542,25 @@ class ApplyFix(_GraphCommand):
         super().__init__(project, f"Fix: {fix.label}", parent)
         self.fix = fix
         self.created: str | None = None
-        self._training_before = project.training
+        self._settings_before = _settings_of(project)
         self._after: dict[str, Any] | None = None
-        self._training_after = project.training
+        self._settings_after = self._settings_before
 
     def redo(self) -> None:
         g = self.graph
         if self._after is None:
             self._snapshot()
-            self._training_before = self.project.training
+            self._settings_before = _settings_of(self.project)
             self.created = apply_fix(self.project, self.fix)
             if self.created is not None and self.created in g:
                 for nid, pos in make_room(g, self.created).items():
                     g.move(nid, pos)
             self._after = g.to_dict()
-            self._training_after = self.project.training
+            self._settings_after = _settings_of(self.project)
         else:
             g.replace_with(NetworkGraph.from_dict(self._after))
-            self.project.training = self._training_after
+            _set_settings(self.project, self._settings_after)
 
     def undo(self) -> None:
         self._restore()
-        self.project.training = self._training_before
+        _set_settings(self.project, self._settings_before)

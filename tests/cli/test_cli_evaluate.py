@@ -78,3 +78,20 @@ def test_evaluate_bad_inputs_exit_2(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path) in err and "Traceback" not in err
+
+
+def test_a_model_with_nan_outputs_is_refused_in_one_line(tmp_path, capsys):
+    inputs = keras.Input((12, 12, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs)))
+    model.layers[-1].bias.assign(np.array([np.nan, 0.0], "float32"))
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "classes.json").write_text(json.dumps(["a", "b"]))
+    held = tmp_path / "held"
+    write_folder(held, ["a", "b"], 3, seed=4)
+    assert main(["evaluate", str(run), "--data", str(held), "--json"]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1, err
+    assert lines[0].startswith(f"error: {run / 'model.keras'}: ") and "not finite" in lines[0] and "6 of 6" in lines[0]

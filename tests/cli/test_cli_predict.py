@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -119,3 +120,34 @@ def test_export_every_format_from_the_command_line(capsys, run_dir, tmp_path):
     assert code == 0 and "--data DIR" in out and "def build_model" in (tmp_path / "train.py").read_text()
     code, _, err = run(capsys, "export", str(run_dir), "--to", "keras", "-o", str(tmp_path / "m.bin"))
     assert code == 2 and "m.bin" in err
+
+
+def nan_run(folder):
+    """A run folder whose model.keras has NaN weights (what a run that diverged used to keep)."""
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
+    model.layers[-1].kernel.assign(np.full((144, 4), np.nan, "float32"))
+    folder.mkdir()
+    model.save(folder / "model.keras")
+    (folder / "classes.json").write_text(json.dumps(LABELS))
+    return folder
+
+
+def test_a_model_with_nan_outputs_is_refused_in_one_line(capsys, pictures, tmp_path):
+    folder = nan_run(tmp_path / "nan-run")
+    code, out, err = run(capsys, "predict", str(folder), str(pictures[0]))
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1, err
+    assert lines[0].startswith(f"error: {folder}: ") and "not finite" in lines[0]
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path, run_dir):
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "app", "predict", str(run_dir), str(fifo)],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and r.stderr.strip() == f"error: {fifo}: is a named pipe (FIFO), not an image file"

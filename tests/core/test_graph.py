@@ -115,3 +115,47 @@ def test_serialisation_roundtrip_and_bad_edges():
 def test_downstream():
     g = chain()
     assert g.downstream(["n3"]) == {"n3", "n4"}
+
+
+def test_a_10000_layer_chain_is_walked_in_linear_time_without_recursion():
+    import sys
+    import time
+
+    nodes = [{"id": "n0", "class_name": "InputLayer", "name": "input", "params": {"shape": [8]}}]
+    nodes += [{"id": f"n{i}", "class_name": "Dense", "name": f"dense_{i}", "params": {"units": 4}} for i in range(1, 10_001)]
+    edges = [{"src": f"n{i}", "dst": f"n{i + 1}"} for i in range(10_000)]
+    g = NetworkGraph.from_dict({"nodes": nodes, "edges": edges})  # loading is how a big network arrives
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # a recursive walk would need 10,000 frames
+    try:
+        t0 = time.perf_counter()
+        order = g.topological_order()
+        assert g.find_cycle() is None
+        assert [n.id for n in g.output_nodes()] == [order[-1]]
+        assert len(g.downstream([order[0]])) == 10_001
+        for nid in order:
+            g.inputs_of(nid)
+            g.outputs_of(nid)
+        again = NetworkGraph.from_dict(g.to_dict())
+        elapsed = time.perf_counter() - t0
+    finally:
+        sys.setrecursionlimit(old)
+    assert order == [n.id for n in g.nodes] and len(again.edges) == 10_000
+    assert elapsed < 3.0  # scanning every edge per lookup (and per loaded edge) took ~40 s here
+
+
+def test_edge_lookups_follow_every_kind_of_edit():
+    g = chain()
+    mid = g.insert_between(g.inputs_of("n3")[0], "Dropout", {"rate": 0.1})
+    assert g.predecessors("n3") == [mid.id] and g.successors("n2") == [mid.id]
+    node, edges = g.remove_node(mid.id)
+    assert g.inputs_of("n3") == [] and g.outputs_of("n2") == []
+    g.restore_node(node, edges)
+    assert g.predecessors("n3") == [mid.id]
+    other = chain()
+    g.replace_with(other)
+    assert g.predecessors("n3") == ["n2"] and mid.id not in g
+    g.clear()
+    assert g.edges == [] and g.inputs_of("n3") == []
+    g.add_node("InputLayer", node_id="n3")
+    assert g.inputs_of("n3") == [] and g.output_nodes() == []

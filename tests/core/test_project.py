@@ -113,3 +113,65 @@ def test_atomic_open_and_path_commit_or_leave_nothing(tmp_path):
         tmp.write_bytes(b"half")
         raise RuntimeError("crash mid-write")
     assert target.read_bytes() == b"abc" and [p.name for p in tmp_path.iterdir()] == ["w.bin"]
+
+
+def _doc(**training):
+    p = make()
+    d = p.to_dict()
+    d["training"].update(training)
+    return d
+
+
+def _write(tmp_path, text, name="hostile.layerlab"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "make_text, words",
+    [
+        (lambda: '{"format": "layerlab-project", "version": 1, "graph": ' + "[" * 100_000 + "]" * 100_000 + "}",
+         "nested deeper"),
+        (lambda: json.dumps(_doc())[:-1] + ', "n": ' + "7" * 5001 + "}", "longer than"),
+        (lambda: json.dumps({**_doc(), "x": json.loads("[" * 80 + "]" * 80)}), "nested deeper than 64"),
+        (lambda: json.dumps(_doc()).replace('"name": "flatten"', '"name": "fl\\ud800at"'), "surrogate"),
+        (lambda: json.dumps(_doc()).replace('"name": "flatten"', '"name": "fl\\u0000at"'), "NUL"),
+        (lambda: json.dumps(_doc())[:-1] + ', "k\\udfff": 1}', "a key in the document contains a lone surrogate"),
+        (lambda: json.dumps({**_doc(), "training": 5}), "training must be a JSON object"),
+        (lambda: json.dumps({**_doc(), "data": {"augmentation": [1]}}), "data.augmentation must be a JSON object"),
+    ],
+)
+def test_hostile_files_are_one_project_error_naming_the_file(tmp_path, make_text, words):
+    path = _write(tmp_path, make_text())
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and words in message and "\n" not in message
+    message.encode("utf-8")  # printable as it is
+
+
+def test_the_name_of_the_layer_with_bad_text_is_said(tmp_path):
+    path = _write(tmp_path, json.dumps(_doc()).replace('"name": "flatten"', '"name": "fl\\u0000at"'))
+    with pytest.raises(ProjectError, match=r"the name of layer 'n2' contains a NUL character"):
+        load_project(path)
+
+
+def test_wrong_setting_values_are_kept_on_load_and_saved_back(tmp_path):
+    text = json.dumps(_doc(learning_rate=float("nan"), epochs=-3, batch_size="big", metrics=5, optimizer=["adam"]))
+    path = _write(tmp_path, text)
+    p = load_project(path)
+    t = p.training
+    assert t.learning_rate != t.learning_rate and t.epochs == -3 and t.batch_size == "big"
+    assert t.metrics == 5 and t.optimizer == ["adam"]
+    p.save(path)
+    again = load_project(path).training
+    assert again.epochs == -3 and again.batch_size == "big" and again.metrics == 5
+
+
+def test_an_empty_layer_name_is_kept_for_check_to_report(tmp_path):
+    d = _doc()
+    d["graph"]["nodes"][1]["name"] = ""
+    del d["graph"]["nodes"][2]["name"]
+    p = load_project(_write(tmp_path, json.dumps(d)))
+    assert p.graph.nodes[1].name == "" and p.graph.nodes[2].name == p.graph.nodes[2].id

@@ -326,3 +326,73 @@ def test_a_segmentation_template_gets_a_note_that_it_cannot_be_trained_yet():
     assert unet.ok and len(notes) == 1 and notes[0].severity == "info"
     assert notes[0].layer == "output" and "64×64" in notes[0].message
     assert not [d for d in analyze(load_template("mnist-cnn")).diagnostics if d.code == NOT_TRAINABLE]
+
+
+GOOD = [("InputLayer", {"shape": [8]}), ("Dense", {"units": 16, "activation": "relu"}),
+        ("Dense", {"units": 3, "activation": "softmax"})]
+
+
+def test_settings_train_would_refuse_are_errors_tied_to_the_setting():
+    p = project(GOOD, learning_rate=float("nan"), epochs=-3, batch_size="fast", optimizer=["adam"], loss=7)
+    p.data = dataclasses.replace(p.data, validation_split=2.0)
+    result = analyze(p)
+    assert not result.ok
+    tied = {d.setting: d for d in result.errors}
+    assert set(tied) == {"training.learning_rate", "training.epochs", "training.batch_size",
+                         "training.optimizer", "training.loss", "data.validation_split"}
+    row = tied["training.learning_rate"].to_json()
+    assert row["layer"] is None and row["setting"] == "training.learning_rate"
+    assert row["fix"] == "Set learning_rate to 0.001" and "(got nan)" in row["message"]
+    for d in result.errors:
+        apply_fix(p, d.fix)
+    assert analyze(p).ok and p.training.batch_size == 32 and p.data.validation_split == 0.2
+
+
+def test_duplicate_and_invalid_layer_names_are_errors_with_a_unique_valid_rename():
+    layers = [("InputLayer", {"shape": [8]})] + [("Dense", {"units": 4}, "same")] * 1
+    p = project(layers + [("Dense", {"units": 4})] * 5 + [("Dense", {"units": 3, "activation": "softmax"})])
+    names = ["same", "same", "same", "a/b", "x::y", "", "same"]
+    for node, name in zip(p.graph.nodes[1:], names, strict=True):
+        node.name = name
+    result = analyze(p)
+    bad = [d for d in result.errors if d.code == "layer-name"]
+    assert [d.node for d in bad] == [n.id for n in p.graph.nodes[2:]]  # the first 'same' keeps its name
+    assert "repeats the name" in bad[0].message and "'/'" in bad[2].message and "'::'" in bad[3].message
+    assert "keras" not in codes(result)  # said once, as a name problem, not again as Keras' complaint
+    for d in bad:
+        apply_fix(p, d.fix)
+    after = [n.name for n in p.graph.nodes]
+    assert len(set(after)) == len(after) and analyze(p).ok
+
+
+def test_check_on_10000_layers_is_fast_and_needs_no_recursion():
+    import sys
+    import time
+
+    nodes = [{"id": "n0", "class_name": "InputLayer", "name": "input", "params": {"shape": [8]}}]
+    nodes += [{"id": f"n{i}", "class_name": "Dense", "name": f"d{i}", "params": {"units": 4}} for i in range(1, 10_001)]
+    edges = [{"src": f"n{i}", "dst": f"n{i + 1}"} for i in range(10_000)]
+    p = Project(graph=NetworkGraph.from_dict({"nodes": nodes, "edges": edges}), training=TrainSettings(loss="mse"))
+    analyzer = Analyzer(persistent=False)
+    analyzer.analyze(project(GOOD))  # Keras is loaded and warm
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)
+    try:
+        t0 = time.perf_counter()
+        result = analyzer.analyze(p)
+        elapsed = time.perf_counter() - t0
+    finally:
+        sys.setrecursionlimit(old)
+    assert result.ok and len(result.order) == 10_001 and result.total_params == 36 + 20 * 9_999
+    assert elapsed < 5.0  # was ~45 s: every input lookup scanned all edges
+
+
+def test_every_loss_and_metric_the_schema_knows_is_known_to_keras():
+    from app.core.settings import ALL_LOSSES, METRICS, OPTIMIZERS
+
+    for name in ALL_LOSSES:
+        keras.losses.get(name)
+    for name in METRICS:
+        keras.metrics.get(name)
+    for name in OPTIMIZERS:
+        keras.optimizers.get(name)

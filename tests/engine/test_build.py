@@ -258,3 +258,34 @@ def test_nested_model_and_call_kwargs_round_trip():
     assert classes(rebuilt) == classes(model)
     batch = np.random.default_rng(1).random((3, 6), dtype=np.float32)
     np.testing.assert_allclose(rebuilt(batch, training=True), model(batch, training=True), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, words", [("a/b", "'/'"), ("x::y", "'::'"), ("", "no name"), ("a b", "a space")])
+def test_a_name_check_reports_is_refused_before_keras_sees_it(name, words):
+    g = sequential([("InputLayer", {"shape": [4]}), ("Dense", {"units": 3}), ("Dense", {"units": 2})])
+    g.node("n2").name = name
+    with pytest.raises(BuildError) as info:
+        build_model(g)
+    assert info.value.node_id == "n2" and words in str(info.value) and "rename it, e.g. to '" in str(info.value)
+
+
+def test_duplicate_names_are_refused_on_the_repeat():
+    g = sequential([("InputLayer", {"shape": [4]}), ("Dense", {"units": 3}, "same"), ("Dense", {"units": 2})])
+    g.node("n3").name = "same"
+    with pytest.raises(BuildError, match="same name as another layer") as info:
+        build_model(g)
+    assert info.value.node_id == "n3"
+
+
+def test_a_chain_deeper_than_the_recursion_limit_builds():
+    import inspect
+    import sys
+
+    g = sequential([("InputLayer", {"shape": [4]})] + [("Dense", {"units": 2})] * 400)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 300)  # Keras maps the graph with one frame per layer
+    try:
+        model = build_model(g)
+    finally:
+        sys.setrecursionlimit(old)
+    assert len(model.layers) == 401 and sys.getrecursionlimit() == old

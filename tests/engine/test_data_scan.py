@@ -205,3 +205,25 @@ def test_single_class_and_empty_class_are_warned(tmp_path):
 def test_missing_folder_raises(tmp_path):
     with pytest.raises(NotADirectoryError):
         scan_folder(tmp_path / "nope")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_fifos_devices_and_broken_links_are_skipped_unopened(tmp_path):
+    import os
+
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            Image.fromarray(_noise(i, (8, 8))).save(tmp_path / cls / f"{i}.png")
+    os.mkfifo(tmp_path / "a" / "pipe.png")  # opening it for reading would block the scan
+    (tmp_path / "b" / "zero.png").symlink_to("/dev/zero")
+    (tmp_path / "b" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    rep = scan_folder(tmp_path, workers=1, use_cache=False)
+    assert rep.counts == [2, 2]
+    reasons = {s.path: s.reason for s in rep.skipped}
+    assert reasons == {
+        "a/pipe.png": "unreadable: a FIFO (named pipe), not a regular file",
+        "b/gone.png": "unreadable: a link to a missing file",
+        "b/zero.png": "unreadable: a character device, not a regular file",
+    }
+    assert data_scan.check_image_file(tmp_path / "a" / "pipe.png") == ("unreadable", reasons["a/pipe.png"])

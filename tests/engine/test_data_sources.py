@@ -146,3 +146,36 @@ def test_class_names_round_trip(tmp_path):
     write_class_names(tmp_path / "classes.json", names)
     assert read_class_names(tmp_path / "classes.json") == names
     assert json.loads((tmp_path / "classes.json").read_text("utf-8")) == names
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_or_device_is_refused_without_reading_it(tmp_path):
+    import os
+
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    os.mkfifo(fifo)
+    (tmp_path / "train-labels-idx1-ubyte").symlink_to("/dev/zero")
+    with pytest.raises(DataSourceError, match="train-images-idx3-ubyte: IDX file is a FIFO"):
+        load_idx(tmp_path)  # a read would block forever here
+    with pytest.raises(DataSourceError, match="train-labels-idx1-ubyte: IDX file is a link to a character device"):
+        read_idx(tmp_path / "train-labels-idx1-ubyte")
+    pipe = tmp_path / "data.npz"
+    os.mkfifo(pipe)
+    with pytest.raises(DataSourceError, match="data.npz: dataset file is a FIFO"):
+        resolve_source(pipe)
+
+
+def test_npz_entries_that_are_not_plain_arrays_are_refused(tmp_path):
+    import zipfile
+
+    path = tmp_path / "obj.npz"
+    np.savez(path, x_train=np.array([{"a": 1}] * 4, dtype=object), y_train=np.zeros(4))
+    with pytest.raises(DataSourceError, match="obj.npz: dataset file holds Python objects"):
+        load_npz(path)
+    bomb = tmp_path / "bomb.npz"
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 1000, 1000), }"
+    with zipfile.ZipFile(bomb, "w") as zf:  # claims 100 GB, holds 100 bytes: refused before allocating
+        zf.writestr("x_train.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header) + 1) + header + b"\n" + b"\0" * 100)
+        zf.writestr("y_train.npy", b"")
+    with pytest.raises(DataSourceError, match="bomb.npz: dataset file is damaged or truncated .entry 'x_train.npy' is truncated"):
+        load_npz(bomb)

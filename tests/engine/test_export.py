@@ -273,3 +273,19 @@ def test_run_folder_exports_its_trained_model_and_project(keras_file, work, samp
     assert np.allclose(keras.ops.convert_to_numpy(keras.saving.load_model(again)(x)), ref, atol=1e-6)
     assert "keras.layers.Add" in export(run, "python", work / "from_run.py").read_text()
     assert "def build_model" in export(keras_file, "python", work / "from_model.py").read_text()
+
+
+def test_script_for_a_10000_layer_network_is_written_without_recursion():
+    """The generator walks the graph in a loop: depth is not limited by Python's recursion limit."""
+    from app.engine.script_template import generate_script
+
+    g = NetworkGraph()
+    prev = g.add_node("InputLayer", {"shape": [4, 4, 1]}, name="input").id
+    for i in range(10_000):
+        node = g.add_node("Activation" if i else "Flatten", {"activation": "relu"} if i else {}, name=f"l{i}")
+        g.connect(prev, node.id)
+        prev = node.id
+    g.connect(prev, g.add_node("Dense", {"units": 2, "activation": "softmax"}, name="output").id)
+    text = generate_script(Project(graph=g, name="deep"))
+    assert text.count("keras.layers.Activation(") == 9_999
+    assert 'l9999 = keras.layers.Activation(activation="relu", name="l9999")(l9998)' in text

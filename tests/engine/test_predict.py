@@ -167,3 +167,23 @@ def test_gradcam_writes_an_overlay_of_the_image_size(predictor, images, tmp_path
 def test_jet_runs_from_blue_to_red():
     c = jet(np.array([0.0, 1.0]))
     assert c[0, 2] > 100 and c[0, 0] == 0 and c[1, 0] > 100 and c[1, 2] == 0
+
+
+def test_a_fifo_is_refused_before_it_is_opened(predictor, tmp_path):
+    import os
+
+    fifo = tmp_path / "stream.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match="named pipe"):  # opening it would wait for a writer forever
+        predictor.load_image(fifo)
+    from app.engine.predict import check_image
+
+    with pytest.raises(ImageError, match="named pipe"):
+        check_image(fifo)
+
+
+def test_nan_outputs_are_a_predict_error_not_nan_percent(images):
+    model = tiny_cnn()
+    model.get_layer("out").bias.assign(np.full((3,), np.nan, "float32"))
+    with pytest.raises(PredictError, match="not finite"):
+        Predictor(model, CLASSES).predict_paths([images["rgba"]])

@@ -218,3 +218,25 @@ def test_unreadable_files_give_one_clean_line(small_keras, tmp_path, case):
         assert reason in err.value.reason
         assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
         assert str(err.value).startswith(str(path))
+
+
+def test_weights_files_hold_plain_arrays_only(tmp_path):
+    import numpy as np
+
+    from app.engine.weights import load_weights, save_weights
+
+    good = save_weights(tmp_path / "ok.weights.npz", {"dense": [np.ones((2, 3), np.float32), np.zeros(3)]})
+    assert [w.shape for w in load_weights(good)["dense"]] == [(2, 3), (3,)]
+    objects = tmp_path / "obj.weights.npz"
+    np.savez(objects, **{"dense::0": np.array([object()], dtype=object)})
+    with pytest.raises(ModelFileError, match="obj.weights.npz: weights file holds Python objects"):
+        load_weights(objects)
+    extra = tmp_path / "extra.weights.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(extra, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("payload.py", b"print('hi')")
+    with pytest.raises(ModelFileError, match="entry 'payload.py' is not a NumPy array"):
+        load_weights(extra)
+    with pytest.raises(ModelFileError, match="weights file is a folder, not a regular file"):
+        load_weights(tmp_path)
