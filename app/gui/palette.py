@@ -4,14 +4,19 @@
 search box filters as you type (names, aliases and categories first; the
 summaries only when no name matches). A drag carries the private MIME type
 ``MIME_LAYER`` whose payload is the Keras class name, nothing else; a
-double-click (or Enter) emits ``layerActivated`` with the class name.
+double-click (or Enter) emits ``layerActivated`` with the class name. The drag
+image is a small chip held below and right of the cursor, so it never hides
+the connection or port the layer is about to be dropped on.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QDrag,
+    QFont,
+    QFontMetrics,
     QIcon,
     QKeyEvent,
     QPainter,
@@ -48,6 +53,8 @@ GROUP_TITLES = {
     "activation": "Activations",
     "other": "Other",
 }
+
+DRAG_OFFSET = QPoint(14, 12)  # where the drag chip's corner sits from the cursor tip
 
 _DOTS: dict[str, QIcon] = {}
 
@@ -105,8 +112,57 @@ def make_mime(class_name: str) -> QMimeData:
     return mime
 
 
+def drag_pixmap(class_name: str, category: str, ratio: float = 1.0) -> QPixmap:
+    """A small translucent chip (category dot and class name) to show while dragging."""
+    font = QFont()
+    font.setPixelSize(11)
+    width = QFontMetrics(font).horizontalAdvance(class_name) + 28
+    height = 20
+    pm = QPixmap(round(width * ratio), round(height * ratio))
+    pm.setDevicePixelRatio(ratio)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setOpacity(0.88)
+    p.setPen(QColor("#C9CFD8"))
+    p.setBrush(QColor("#FFFFFF"))
+    p.drawRoundedRect(QRectF(0.5, 0.5, width - 1, height - 1), 6, 6)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(CATEGORY_COLOURS.get(category, CATEGORY_COLOURS["other"])))
+    p.drawRoundedRect(QRectF(7, 6, 8, 8), 2, 2)
+    p.setPen(QColor("#1E2329"))
+    p.setFont(font)
+    p.drawText(QRectF(20, 0, width - 24, height), Qt.AlignmentFlag.AlignVCenter, class_name)
+    p.end()
+    return pm
+
+
 class _Tree(QTreeView):
     activatedName = Signal(str)
+
+    def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+
+    def make_drag(self) -> QDrag | None:
+        """The drag for the selected layer: its MIME payload and a chip beside the cursor."""
+        indexes = self.selectedIndexes() or [self.currentIndex()]
+        name = next((i.data(CLASS_ROLE) for i in indexes if i.isValid() and i.data(CLASS_ROLE)), None)
+        if not name:
+            return None
+        spec = self.catalog.get(str(name))
+        drag = QDrag(self)
+        drag.setMimeData(make_mime(str(name)))
+        drag.setPixmap(
+            drag_pixmap(str(name), spec.category if spec else "other", self.devicePixelRatioF())
+        )
+        drag.setHotSpot(-DRAG_OFFSET)  # a hot spot outside the chip puts the chip beside the cursor
+        return drag
+
+    def startDrag(self, supportedActions: Qt.DropAction) -> None:
+        drag = self.make_drag()
+        if drag is not None:
+            drag.exec(Qt.DropAction.CopyAction)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -137,7 +193,7 @@ class LayerPalette(QWidget):
         self.search.returnPressed.connect(self._activate_first)
 
         self.model = LayerModel(self)
-        self.tree = _Tree(self)
+        self.tree = _Tree(self.catalog, self)
         self.tree.setObjectName("paletteTree")
         self.tree.setModel(self.model)
         self.tree.setHeaderHidden(True)

@@ -1,15 +1,17 @@
 """What the canvas draws: layer cards, their ports, and the connections.
 
 Items only show the core graph; they never change it. Text is measured and
-elided once, when a node's data or analysis changes, so painting stays cheap;
-cards are cached in device coordinates and lose their text when zoomed far out.
+elided once, when a node's data or analysis changes (and once per zoom step for
+zoomed-out cards), so painting stays cheap; cards are cached in device
+coordinates. Zoomed out, a card drops its shape line but never its name, which
+grows in scene units so it stays readable on screen.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -34,8 +36,13 @@ from app.gui.canvas.layout import NODE_HEIGHT, NODE_WIDTH, PORT_SPACING, slot_of
 if TYPE_CHECKING:
     from app.core.catalog import LayerSpec
 
-LOD_TEXT = 0.42  # below this zoom, cards are drawn without text
+LOD_TEXT = 0.42  # below this zoom, connections are drawn thicker
 LOD_PORTS = 0.3
+NAME_MIN_PX = 9.0  # a card's layer name is never painted smaller than this on screen
+SUB_MIN_PX = 8.0  # nor its second line (dropped when it no longer fits)
+NAME_PX = 13  # the name's size in scene units on a full card
+FULL_DETAIL_ZOOM = 0.75  # from here in, the 10-unit shape line is >= 7.5 px: the whole card
+READABLE_ZOOM = 0.45  # the view's least zoom: below it a name this size would be elided
 PORT_RADIUS = 4.5
 CORNER = 8.0
 STRIPE = 5.0
@@ -135,6 +142,16 @@ class _Fonts:
         self.name_m = QFontMetricsF(self.name)
         self.sub_m = QFontMetricsF(self.sub)
         self.footer_m = QFontMetricsF(self.footer)
+        self._sized: dict[tuple[bool, int], tuple[QFont, QFontMetricsF]] = {}
+
+    def sized(self, pixels: int, *, name: bool) -> tuple[QFont, QFontMetricsF]:
+        """The name (or subtitle) font at ``pixels`` scene units, for zoomed-out cards."""
+        key = (name, pixels)
+        if key not in self._sized:
+            font = QFont(self.name if name else self.sub)
+            font.setPixelSize(pixels)
+            self._sized[key] = (font, QFontMetricsF(font))
+        return self._sized[key]
 
 
 _FONTS: _Fonts | None = None
@@ -145,6 +162,17 @@ def fonts() -> _Fonts:
     if _FONTS is None:
         _FONTS = _Fonts()
     return _FONTS
+
+
+class CardText(NamedTuple):
+    """One piece of text a card paints: ``role`` is name, sub, shape or params."""
+
+    role: str
+    text: str
+    font: QFont
+    rect: QRectF
+    align: Qt.AlignmentFlag
+    colour: str  # a Theme field
 
 
 # -- text for a card -----------------------------------------------------------------
@@ -451,6 +479,7 @@ class NodeItem(QGraphicsItem):
         self.severity: str | None = None
         self.problem = ""
         self._elided: tuple[str, str, str, str] = ("", "", "", "")
+        self._compact: dict[tuple[int, int, int], tuple[str, str]] = {}  # zoomed-out text
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
             | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -528,6 +557,7 @@ class NodeItem(QGraphicsItem):
         pw = f.footer_m.horizontalAdvance(params) + (10 if params else 0)
         shape = f.footer_m.elidedText(self.shape_str, Qt.TextElideMode.ElideMiddle, avail - pw)
         self._elided = (name, sub, shape, params)
+        self._compact.clear()
 
     def _update_tooltip(self) -> None:
         lines = [f"<b>{self.name}</b> — {self.class_name}"]
@@ -542,6 +572,21 @@ class NodeItem(QGraphicsItem):
             word = "Error" if self.severity == "error" else "Warning"
             lines.insert(0, f"<b style='color:{colour}'>{word}:</b> {self.problem}")
         self.setToolTip("<br>".join(lines))
+
+    def accessible_name(self) -> str:
+        """What a screen reader or a test calls this card: the layer's name (SPEC.md)."""
+        return self.name
+
+    def accessible_description(self) -> str:
+        """The tooltip's facts as plain text: class, problem, output shape and size."""
+        parts = [self.class_name]
+        if self.problem:
+            parts.append(("Error: " if self.severity == "error" else "Warning: ") + self.problem)
+        if self.shape_str:
+            parts.append(f"output {self.shape_str}")
+        if self.params_str:
+            parts.append(self.params_str)
+        return ", ".join(parts)
 
     # -- ports ----------------------------------------------------------------
     def set_ports(self, used_slots: int, used_outputs: int) -> None:
@@ -624,7 +669,7 @@ class NodeItem(QGraphicsItem):
 
     # -- QGraphicsItem ----------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return self.card_rect().adjusted(-4, -4, 4, 6)
+        return self.card_rect().adjusted(-4, -18, 18, 6)  # room for a zoomed-out badge
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -671,28 +716,19 @@ class NodeItem(QGraphicsItem):
         card = QPainterPath()
         card.addRoundedRect(rect, CORNER, CORNER)
         painter.setPen(Qt.PenStyle.NoPen)
-        if lod >= LOD_TEXT:
-            shadow = QColor(t.shadow)
-            for dy, grow, alpha in ((3.0, 1.5, 14), (1.5, 0.5, 22)):
-                shadow.setAlpha(alpha)
-                painter.setBrush(shadow)
-                painter.drawRoundedRect(
-                    rect.adjusted(-grow, -grow + dy, grow, grow + dy), CORNER + grow, CORNER + grow
-                )
+        shadow = QColor(t.shadow)
+        for dy, grow, alpha in ((3.0, 1.5, 14), (1.5, 0.5, 22)):
+            shadow.setAlpha(alpha)
+            painter.setBrush(shadow)
+            painter.drawRoundedRect(
+                rect.adjusted(-grow, -grow + dy, grow, grow + dy), CORNER + grow, CORNER + grow
+            )
         painter.setBrush(QColor(t.card))
         painter.drawPath(card)
         # category stripe
         painter.save()
         painter.setClipPath(card)
-        if lod < LOD_TEXT:
-            tint = QColor(self.colour)
-            tint.setAlpha(70)
-            painter.fillRect(rect, tint)
-            painter.fillRect(
-                QRectF(rect.left(), rect.top(), STRIPE * 3, rect.height()), self.colour
-            )
-        else:
-            painter.fillRect(QRectF(rect.left(), rect.top(), STRIPE, rect.height()), self.colour)
+        painter.fillRect(QRectF(rect.left(), rect.top(), STRIPE, rect.height()), self.colour)
         painter.restore()
         # border
         if selected:
@@ -703,66 +739,106 @@ class NodeItem(QGraphicsItem):
             pen = QPen(QColor(t.hover), 1.2)
         else:
             pen = QPen(QColor(t.border), 1.0)
-        if lod < LOD_TEXT:
-            pen.setWidthF(pen.widthF() * 2.5)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), CORNER, CORNER)
-        if selected and lod >= LOD_TEXT:
+        if selected:
             glow = QColor(t.accent)
             glow.setAlpha(45)
             painter.setPen(QPen(glow, 4.0))
             painter.drawRoundedRect(rect.adjusted(-2.0, -2.0, 2.0, 2.0), CORNER + 2, CORNER + 2)
-        if lod < LOD_TEXT:
-            if self.severity:
-                self._paint_badge(painter, rect, scale=2.2)
-            return
-        name, sub, shape, params = self._elided
-        f = fonts()
+        full = self.full_detail(lod)
+        if full:
+            painter.setPen(QPen(QColor(t.divider), 1.0))
+            y_div = rect.top() + 45.5
+            painter.drawLine(QPointF(rect.left() + STRIPE, y_div), QPointF(rect.right(), y_div))
+        for line in self.text_lines(lod):
+            painter.setFont(line.font)
+            painter.setPen(QColor(getattr(t, line.colour)))
+            painter.drawText(line.rect, line.align, line.text)
+        if self.severity:
+            self._paint_badge(painter, rect, lod)
+
+    # -- text at each level of detail ---------------------------------------------
+    @staticmethod
+    def full_detail(lod: float) -> bool:
+        """Whether the whole card (with its shape line) is readable at this zoom."""
+        return lod >= FULL_DETAIL_ZOOM - 1e-6
+
+    def text_lines(self, lod: float) -> list[CardText]:
+        """What the card writes at zoom ``lod``, the layer's name first (``paint`` draws these).
+
+        A full card has the name, the class with its key values, and the shape line.
+        Zoomed out, the shape line goes first; the name (and the class line, while it
+        fits) grows in scene units so it stays at least NAME_MIN_PX tall on screen.
+        """
+        rect = self.card_rect()
         left = rect.left() + STRIPE + 10
         right = rect.right() - 10
-        painter.setFont(f.name)
-        painter.setPen(QColor(t.text))
-        painter.drawText(
-            QRectF(left, rect.top() + 7, right - left, 18),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            name,
-        )
-        painter.setFont(f.sub)
-        painter.setPen(QColor(t.subtext))
-        painter.drawText(
-            QRectF(left, rect.top() + 25, right - left, 16),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            sub,
-        )
-        painter.setPen(QPen(QColor(t.divider), 1.0))
-        y_div = rect.top() + 45.5
-        painter.drawLine(QPointF(rect.left() + STRIPE, y_div), QPointF(rect.right(), y_div))
-        painter.setFont(f.footer)
-        foot = QRectF(left, rect.top() + 47, right - left, 19)
-        if shape or params:
-            painter.setPen(QColor(t.footer))
-            painter.drawText(
-                foot, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shape
+        width = right - left
+        left_mid = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        if self.full_detail(lod):
+            f = fonts()
+            name, sub, shape, params = self._elided
+            lines = [
+                CardText("name", name, f.name, QRectF(left, rect.top() + 7, width, 18), left_mid, "text"),
+                CardText("sub", sub, f.sub, QRectF(left, rect.top() + 25, width, 16), left_mid, "subtext"),
+            ]
+            foot = QRectF(left, rect.top() + 47, width, 19)
+            right_mid = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            if shape or params:
+                lines.append(CardText("shape", shape, f.footer, foot, left_mid, "footer"))
+                lines.append(CardText("params", params, f.footer, foot, right_mid, "footer"))
+            elif self.severity == "error":
+                lines.append(CardText("shape", "no output shape", f.footer, foot, left_mid, "error"))
+            else:
+                lines.append(CardText("shape", "…", f.footer, foot, left_mid, "hint"))
+            return lines
+        lod = max(lod, 0.05)
+        name_px = min(max(NAME_PX, math.ceil(NAME_MIN_PX / lod - 1e-6)), int(self.H * 0.62))
+        sub_px = max(11, math.ceil(SUB_MIN_PX / lod - 1e-6))
+        if self.severity:  # the badge sits on the top-right corner, clear of the name's end
+            c, r = self._badge_geometry(rect, lod)
+            width = min(right, c.x() - r * 0.6) - left
+        key = (name_px, sub_px, round(width))
+        texts = self._compact.get(key)
+        name_font, name_m = fonts().sized(name_px, name=True)
+        sub_font, sub_m = fonts().sized(sub_px, name=False)
+        with_sub = name_m.height() + sub_m.height() + 4 <= self.H - 10
+        if texts is None:
+            texts = (
+                name_m.elidedText(self.name, Qt.TextElideMode.ElideRight, width),
+                sub_m.elidedText(self.subtitle(), Qt.TextElideMode.ElideRight, right - left),
             )
-            painter.drawText(
-                foot, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, params
-            )
-        elif self.severity == "error":
-            painter.setPen(QColor(t.error))
-            painter.drawText(
-                foot, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "no output shape"
-            )
-        else:
-            painter.setPen(QColor(t.hint))
-            painter.drawText(foot, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "…")
-        if self.severity:
-            self._paint_badge(painter, rect)
+            self._compact[key] = texts
+        if not with_sub:
+            box = QRectF(left, rect.top(), width, rect.height())
+            return [CardText("name", texts[0], name_font, box, left_mid, "text")]
+        top = rect.center().y() - (name_m.height() + sub_m.height() + 4) / 2
+        return [
+            CardText("name", texts[0], name_font, QRectF(left, top, width, name_m.height()), left_mid, "text"),
+            CardText(
+                "sub",
+                texts[1],
+                sub_font,
+                QRectF(left, top + name_m.height() + 4, right - left, sub_m.height()),
+                left_mid,
+                "subtext",
+            ),
+        ]
 
-    def _paint_badge(self, painter: QPainter, rect: QRectF, scale: float = 1.0) -> None:
+    def _badge_geometry(self, rect: QRectF, lod: float) -> tuple[QPointF, float]:
+        """Centre and radius of the problem badge: inside a full card, on the corner otherwise."""
+        if self.full_detail(lod):
+            r = 7.5
+            return QPointF(rect.right() - 8 - r, rect.top() + 8 + r), r
+        r = 7.5 * min(max(1.0, 0.8 / max(lod, 0.05)), 2.1)  # inside boundingRect's margin
+        return QPointF(rect.right() - 2, rect.top() - 2), r
+
+    def _paint_badge(self, painter: QPainter, rect: QRectF, lod: float) -> None:
         t = self.theme
-        r = 7.5 * scale
-        c = QPointF(rect.right() - 8 - r, rect.top() + 8 + r)
+        c, r = self._badge_geometry(rect, lod)
+        scale = r / 7.5
         colour = QColor(t.error if self.severity == "error" else t.warning)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
@@ -780,16 +856,12 @@ class NodeItem(QGraphicsItem):
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             painter.setPen(pen)
             painter.drawPolygon(tri)
-        if scale == 1.0:
-            painter.setPen(QColor("#FFFFFF") if self.severity == "error" else QColor("#3A2A00"))
-            painter.setFont(fonts().badge)
-            painter.drawText(
-                QRectF(
-                    c.x() - r, c.y() - r + (1.0 if self.severity != "error" else 0.0), 2 * r, 2 * r
-                ),
-                Qt.AlignmentFlag.AlignCenter,
-                "!",
-            )
+        painter.setPen(QColor("#FFFFFF") if self.severity == "error" else QColor("#3A2A00"))
+        painter.setFont(fonts().sized(max(10, round(10 * scale)), name=True)[0])
+        nudge = (1.0 * scale) if self.severity != "error" else 0.0
+        painter.drawText(
+            QRectF(c.x() - r, c.y() - r + nudge, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, "!"
+        )
 
 
 # -- connections -------------------------------------------------------------------

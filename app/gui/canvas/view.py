@@ -36,7 +36,16 @@ from PySide6.QtWidgets import QApplication, QFrame, QGraphicsView, QMenu, QWidge
 from app.core.catalog import load_catalog
 from app.core.graph import Edge
 from app.core.project import Project
-from app.gui.canvas.items import ConnectionPreview, EdgeItem, NodeItem, PortItem, fonts
+from app.gui.canvas.accessible import install_canvas_accessibility
+from app.gui.canvas.items import (
+    PORT_RADIUS,
+    READABLE_ZOOM,
+    ConnectionPreview,
+    EdgeItem,
+    NodeItem,
+    PortItem,
+    fonts,
+)
 from app.gui.canvas.layout import (
     NODE_WIDTH,
     X_GAP,
@@ -59,10 +68,11 @@ from app.gui.commands import (
     input_kind,
 )
 
-MIN_ZOOM = 0.02
+MIN_ZOOM = READABLE_ZOOM  # never so far out that a card's name is unreadable
 MAX_ZOOM = 3.0
 ZOOM_STEP = 1.2
-READABLE_ZOOM = 0.45  # a graph that fits only below this opens at its top instead
+DOT_SCENE = PORT_RADIUS + 2.5  # a drop this close to a port's dot (scene units) is on the port
+DOT_PIXELS = 4.0  # ... or this close on screen, whichever is larger
 
 
 def layer_defaults(class_name: str) -> dict[str, Any]:
@@ -84,6 +94,7 @@ class CanvasView(QGraphicsView):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("canvas")
+        install_canvas_accessibility()
         self.undo_stack = undo_stack
         self.project: Project | None = None
         self._scene = CanvasScene(None, self)
@@ -207,40 +218,34 @@ class CanvasView(QGraphicsView):
         self.set_zoom(1.0)
 
     def fit(self) -> None:
-        """Show the whole network (never magnified beyond 100 %)."""
-        rect = self._scene.graph_rect()
-        if rect.isNull():
-            self.resetTransform()
-            self.centerOn(0, 0)
-            return
-        self._update_scene_rect()
-        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.0:
-            self.resetTransform()
-        elif self.zoom() < MIN_ZOOM:
-            self.set_zoom(MIN_ZOOM)
-        self._update_scene_rect()
-        self.centerOn(rect.center())
+        """Show the whole network, never magnified beyond 100 % nor shrunk past readable.
 
-    def initial_view(self) -> None:
-        """Fit a network that is readable whole; otherwise open at its top, readable."""
-        self._needs_initial_view = False
+        A network too big for the view at the least readable zoom opens at its top
+        (centred when it is narrow enough); the rest is a pan away.
+        """
         rect = self._scene.graph_rect()
+        vw, vh = self.viewport().width(), self.viewport().height()
+        if not self.isVisible() or vw <= 50 or vh <= 50:
+            self._needs_initial_view = True  # fitted once the view has its real size
+            return
+        self._needs_initial_view = False
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        vw, vh = max(self.viewport().width(), 1), max(self.viewport().height(), 1)
-        fit = min(vw / (rect.width() + 80), vh / (rect.height() + 80))
-        if fit >= READABLE_ZOOM:
-            self.fit()
-            return
-        z = 0.75
+        margin = rect.adjusted(-40, -40, 40, 40)
+        z = min(vw / margin.width(), vh / margin.height(), 1.0)
+        z = max(z, MIN_ZOOM)
         self.resetTransform()
         self.scale(z, z)
         self._update_scene_rect()
-        top = rect.top() - 30 + vh / z / 2
-        self.centerOn(rect.center().x() if rect.width() * z < vw else rect.left() + vw / z / 2, top)
+        x = rect.center().x() if margin.width() * z <= vw else margin.left() + vw / z / 2
+        y = rect.center().y() if margin.height() * z <= vh else margin.top() + vh / z / 2
+        self.centerOn(x, y)
+
+    def initial_view(self) -> None:
+        """How a newly shown network opens: fitted (see ``fit``)."""
+        self.fit()
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -263,6 +268,25 @@ class CanvasView(QGraphicsView):
         item = self._scene.node_item(node_id)
         if item is not None:
             self.ensureVisible(item, 60, 60)
+
+    # -- cards by name (accessibility, tests) --------------------------------------------
+    def card_items(self) -> list[NodeItem]:
+        """The layer cards in graph order (the canvas's accessible children)."""
+        return list(self._scene.nodes.values())
+
+    def card_at(self, scene_pos: QPointF) -> NodeItem | None:
+        for it in self._scene.items(scene_pos):
+            if isinstance(it, NodeItem):
+                return it
+        return None
+
+    def card_text(self, item: NodeItem) -> list[Any]:
+        """What ``item`` paints at the current zoom (its ``CardText`` lines, name first)."""
+        return item.text_lines(self.zoom())
+
+    def card_by_accessible_name(self, name: str) -> NodeItem | None:
+        """The card whose accessible name (the layer's name) is ``name``."""
+        return next((it for it in self.card_items() if it.accessible_name() == name), None)
 
     def select_nodes(self, node_ids: list[str]) -> None:
         self._scene.select_ids(node_ids)
@@ -295,22 +319,40 @@ class CanvasView(QGraphicsView):
                 best = (d, it)
         return best[1] if best else None
 
+    def edge_near(self, scene_pos: QPointF) -> EdgeItem | None:
+        """The connection passing within 10 px (on screen) of ``scene_pos``, nearest first."""
+        r = self._tolerance(10.0)
+        best: tuple[float, EdgeItem] | None = None
+        for it in self._scene.items(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r)):
+            if not isinstance(it, EdgeItem):
+                continue
+            for tol in (r / 4, r / 2, r):  # a coarse distance, enough to pick between two
+                if it.distance_ok(scene_pos, tol):
+                    if best is None or tol < best[0]:
+                        best = (tol, it)
+                    break
+        return best[1] if best else None
+
     def drop_target(self, scene_pos: QPointF) -> tuple[Any, ...]:
-        """("input", id, slot) | ("output", id, port) | ("node", id) | ("edge", Edge) | ("empty",)."""
+        """("input", id, slot) | ("output", id, port) | ("node", id) | ("edge", Edge) | ("empty",).
+
+        A port's dot wins; then a card; then a connection anywhere along it (a port's
+        wider catch zone would otherwise swallow a short connection between two cards);
+        then a port near enough to catch a drop beside it.
+        """
         self._scene.flush_routes()
         port = self.port_near(scene_pos)
+        dot = max(DOT_SCENE, DOT_PIXELS / max(self.zoom(), 1e-3))
+        if port is not None and _distance(port.scenePos(), scene_pos) <= dot:
+            return _port_target(port)
+        card = self.card_at(scene_pos)
+        if card is not None:
+            return ("node", card.node_id)
+        edge = self.edge_near(scene_pos)
+        if edge is not None:
+            return ("edge", edge.edge)
         if port is not None:
-            if port.is_input:
-                return ("input", port.node_id, port.index)
-            return ("output", port.node_id, port.index)
-        for it in self._scene.items(scene_pos):
-            if isinstance(it, NodeItem):
-                return ("node", it.node_id)
-        r = self._tolerance(10.0)
-        near = self._scene.items(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r))
-        for it in near:
-            if isinstance(it, EdgeItem) and it.distance_ok(scene_pos, r):
-                return ("edge", it.edge)
+            return _port_target(port)
         return ("empty",)
 
     def _hot_items(self, target: tuple[Any, ...]) -> list[Any]:
@@ -853,6 +895,14 @@ class CanvasView(QGraphicsView):
             "or double-click one to add it · start with an Input layer",
         )
         painter.restore()
+
+
+def _port_target(port: PortItem) -> tuple[Any, ...]:
+    return ("input" if port.is_input else "output", port.node_id, port.index)
+
+
+def _distance(a: QPointF, b: QPointF) -> float:
+    return math.dist((a.x(), a.y()), (b.x(), b.y()))
 
 
 def _pos(p: QPointF) -> tuple[float, float]:
