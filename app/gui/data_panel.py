@@ -62,9 +62,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import NORMALIZATIONS, Augmentation
+from app.core.settings import NORMALIZATIONS, Augmentation, DataSettings
+from app.core.validation import check_settings, replace_setting
+from app.gui.diagnostics_panel import PROBLEM_STYLE, SettingProblemLine, mark_widget
 
 ACCENT = QColor("#3B6FE0")
+# The folder layout a dataset needs, as a tiny picture (shown by the Folder… button).
+LAYOUT_PICTURE = (
+    "<pre style='margin:4px 0 0 8px; color:#3A4150'>"
+    "my_images/\n"
+    "├── cat/     cat1.png  cat2.jpg  …\n"
+    "├── dog/     dog1.png  dog2.png  …\n"
+    "└── bird/    bird1.jpg …</pre>"
+)
+HINT_STYLE = "QLabel#folderLayoutHint { background:#F3F6FB; border:1px solid #DCE3EE; border-radius:6px; padding:6px 8px; }"
+HINT_ALARM = "QLabel#folderLayoutHint { background:#FCEEEC; border:1px solid #F2C4BF; border-radius:6px; padding:6px 8px; }"
 THUMB = 72  # thumbnail cell size in pixels
 _MODE_WORDS = {1: "grayscale", 3: "RGB colour", 4: "RGBA (colour + alpha)"}
 _PIL_WORDS = {"L": "grayscale", "1": "black & white", "P": "palette", "RGB": "RGB", "RGBA": "RGBA",
@@ -540,9 +552,11 @@ class DatasetPanel(QWidget):
     def __init__(self, project_provider: Callable[[], Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("datasetPanel")
+        self.setStyleSheet(PROBLEM_STYLE)
         self.setAcceptDrops(True)
         self.project_provider = project_provider
         self.report: Any = None
+        self._problems: list[Any] = []
         self._scan: ScanThread | None = None
         self._old_scans: list[ScanThread] = []
         self._loading = False
@@ -593,11 +607,26 @@ class DatasetPanel(QWidget):
         src.addWidget(self.cancelButton)
         outer.addLayout(src)
 
+        self.folderButton.setToolTip(f"<p>A folder with one subfolder of images per class (or IDX files):</p>{LAYOUT_PICTURE}")
+        self.layoutHint = QLabel(
+            "<b>A dataset folder holds one subfolder per class</b>; each subfolder's name is the label "
+            f"of the images in it (files directly in the folder are not used).{LAYOUT_PICTURE}"
+        )
+        self.layoutHint.setObjectName("folderLayoutHint")
+        self.layoutHint.setTextFormat(Qt.TextFormat.RichText)
+        self.layoutHint.setWordWrap(True)
+        self.layoutHint.setStyleSheet(HINT_STYLE)
+        outer.addWidget(self.layoutHint)
         self.sourceLabel = QLabel()
         self.sourceLabel.setObjectName("dataSourceLabel")
         self.sourceLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sourceLabel.setWordWrap(True)
         outer.addWidget(self.sourceLabel)
+        self._problem_lines: dict[str, tuple[Any, SettingProblemLine]] = {}
+        self.sourceProblem = self._problem_line("data.source")
+        outer.addWidget(self.sourceProblem)
+        self.otherProblems = QVBoxLayout()  # settings with no widget here (seed, cache budget, …)
+        outer.addLayout(self.otherProblems)
         self.progress = QProgressBar()
         self.progress.setObjectName("scanProgress")
         self.progress.setVisible(False)
@@ -679,7 +708,10 @@ class DatasetPanel(QWidget):
         pv.addWidget(self.inputLabel)
 
         split_box = QGroupBox("Train / validation split")
-        sl = QHBoxLayout(split_box)
+        split_v = QVBoxLayout(split_box)
+        sl = QHBoxLayout()
+        split_v.addLayout(sl)
+        split_v.addWidget(self._problem_line("data.validation_split"))
         self.splitSlider = QSlider(Qt.Orientation.Horizontal)
         self.splitSlider.setObjectName("splitSlider")
         self.splitSlider.setRange(0, 50)
@@ -696,12 +728,13 @@ class DatasetPanel(QWidget):
         pv.addWidget(split_box)
 
         norm_box = QGroupBox("Normalization")
-        nl = QHBoxLayout(norm_box)
+        nl = QVBoxLayout(norm_box)
         self.normCombo = QComboBox()
         self.normCombo.setObjectName("normalizationCombo")
         for key in NORMALIZATIONS:
             self.normCombo.addItem(_NORM_WORDS.get(key, key), key)
         nl.addWidget(self.normCombo, 1)
+        nl.addWidget(self._problem_line("data.normalization"))
         pv.addWidget(norm_box)
 
         aug_box = QGroupBox("Augmentation (training only)")
@@ -713,9 +746,11 @@ class DatasetPanel(QWidget):
             self.flipCombo.addItem(text, key)
         ag.addWidget(QLabel("Flip"), 0, 0)
         ag.addWidget(self.flipCombo, 0, 1, 1, 2)
+        ag.addWidget(self._problem_line("data.augmentation.flip"), 1, 0, 1, 3)
         self.augSpins: dict[str, QDoubleSpinBox] = {}
         self.augSliders: dict[str, QSlider] = {}
-        for r, (key, text, tip, top) in enumerate(_AUG_FIELDS, start=1):
+        for i, (key, text, tip, top) in enumerate(_AUG_FIELDS, start=1):
+            r = 2 * i  # a field's row, its problem line under it
             lab = QLabel(text)
             lab.setToolTip(tip)
             slider = QSlider(Qt.Orientation.Horizontal)
@@ -730,10 +765,11 @@ class DatasetPanel(QWidget):
             slider.valueChanged.connect(lambda v, s=spin: s.setValue(v / 100))
             spin.valueChanged.connect(lambda v, s=slider: (s.blockSignals(True), s.setValue(int(round(v * 100))),
                                                            s.blockSignals(False)))  # fmt: skip
-            spin.valueChanged.connect(self._on_aug_changed)
+            spin.valueChanged.connect(lambda v, k=key: self._on_aug_changed(k, round(float(v), 3)))
             ag.addWidget(lab, r, 0)
             ag.addWidget(slider, r, 1)
             ag.addWidget(spin, r, 2)
+            ag.addWidget(self._problem_line(f"data.augmentation.{key}"), r + 1, 0, 1, 3)
             self.augSpins[key], self.augSliders[key] = spin, slider
         ag.setColumnStretch(1, 1)
         pv.addWidget(aug_box)
@@ -780,7 +816,7 @@ class DatasetPanel(QWidget):
         self.splitSpin.valueChanged.connect(self.splitSlider.setValue)
         self.splitSpin.valueChanged.connect(self._on_split)
         self.normCombo.currentIndexChanged.connect(self._on_norm)
-        self.flipCombo.currentIndexChanged.connect(self._on_aug_changed)
+        self.flipCombo.currentIndexChanged.connect(lambda _i: self._on_aug_changed("flip", self.flipCombo.currentData()))
         self.reshuffleButton.clicked.connect(self._reshuffle)
         self._seed = 0
 
@@ -794,23 +830,28 @@ class DatasetPanel(QWidget):
         if project is None:
             return
         d = project.data
+        # A file may hold anything (NaN, -3, "fast"): each widget shows the nearest value it
+        # can, or the default; the problem line under it says what the file holds.
         self._loading = True
         try:
-            self.splitSpin.setValue(int(round(d.validation_split * 100)))
+            split = _finite(d.validation_split, DataSettings().validation_split)
+            self.splitSpin.setValue(_clamp(int(round(split * 100)), self.splitSpin))
             self.splitSlider.setValue(self.splitSpin.value())
-            i = self.normCombo.findData(d.normalization)
+            i = self.normCombo.findData(d.normalization) if isinstance(d.normalization, str) else -1
             self.normCombo.setCurrentIndex(max(i, 0))
-            i = self.flipCombo.findData(d.augmentation.flip)
+            flip = d.augmentation.flip
+            i = self.flipCombo.findData(flip) if isinstance(flip, str) else -1
             self.flipCombo.setCurrentIndex(max(i, 0))
             for key, spin in self.augSpins.items():
-                spin.setValue(float(getattr(d.augmentation, key)))
-            j = self.sampleCombo.findData(d.source)
+                spin.setValue(_clamp(_finite(getattr(d.augmentation, key), 0.0), spin))
+            j = self.sampleCombo.findData(d.source) if isinstance(d.source, str) else -1
             self.sampleCombo.setCurrentIndex(max(j, 0))
         finally:
             self._loading = False
-        self._show_source(d.source)
+        self._show_source(d.source if isinstance(d.source, str) else "")
         self.refresh_input()
         self._update_split_counts()
+        self.refresh_problems()
 
     def refresh_input(self) -> None:
         """Re-read the network's input shape (call when the graph changes)."""
@@ -827,6 +868,7 @@ class DatasetPanel(QWidget):
         new = replace(project.data, **changes)
         if new != project.data:
             project.data = new
+            self.refresh_problems()
             self.settingsChanged.emit()
 
     def _on_split(self, value: int) -> None:
@@ -840,11 +882,70 @@ class DatasetPanel(QWidget):
         values = {k: round(s.value(), 3) for k, s in self.augSpins.items()}
         return Augmentation(flip=self.flipCombo.currentData() or "none", **values)
 
-    def _on_aug_changed(self, *_: Any) -> None:
-        if self._loading:
+    def _on_aug_changed(self, key: str, value: Any) -> None:
+        """One augmentation control changed: that field only (a wrong one elsewhere stays shown)."""
+        if self._loading or value is None:
             return
-        self._edit_data(augmentation=self.augmentation())
+        project = self.project()
+        if project is not None:
+            self._edit_data(augmentation=replace(project.data.augmentation, **{key: value}))
         self._schedule_preview()
+
+    # ---------------------------------------------------------------- wrong settings
+    def _problem_line(self, setting: str) -> SettingProblemLine:
+        line = SettingProblemLine()
+        line.fixClicked.connect(self._apply_fix)
+        self._problem_lines[setting] = (None, line)
+        return line
+
+    def _setting_widget(self, setting: str) -> QWidget | None:
+        key = setting.removeprefix("data.")
+        if key.startswith("augmentation."):
+            key = key.removeprefix("augmentation.")
+            return self.flipCombo if key == "flip" else self.augSpins.get(key)
+        return {"validation_split": self.splitSpin, "normalization": self.normCombo, "source": self.sourceLabel}.get(key)
+
+    def problems(self) -> list[Any]:
+        return list(self._problems)
+
+    def refresh_problems(self) -> list[Any]:
+        """Judge the data settings: each problem on its widget, the rest listed under the source."""
+        project = self.project()
+        problems = []
+        if project is not None:
+            problems = [p for p in check_settings(project.data, project.training, project.task) if p.setting.startswith("data.")]
+        self._problems = problems
+        by_setting = {p.setting: p for p in reversed(problems)}
+        for setting, (_, line) in self._problem_lines.items():
+            p = by_setting.get(setting)
+            widget = self._setting_widget(setting)
+            if widget is not None:
+                mark_widget(widget, p.message if p else None)
+            line.show_problem(p)
+        while self.otherProblems.count():
+            item = self.otherProblems.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()  # (out of the layout it would still paint until deleted)
+                item.widget().deleteLater()
+        for p in problems:
+            if p.setting not in self._problem_lines:
+                line = SettingProblemLine()
+                line.fixClicked.connect(self._apply_fix)
+                self.otherProblems.addWidget(line)  # (parented first: shown before that, it would be a window)
+                line.show_problem(p)
+        prep = [p for p in problems if p.setting != "data.source" and p.setting in self._problem_lines]
+        self.tabs.setTabText(3, "Input && augmentation" + (f" ⚠ {len(prep)}" if prep else ""))
+        self.tabs.setTabToolTip(3, "; ".join(p.message for p in prep))
+        return problems
+
+    def _apply_fix(self, problem: Any) -> None:
+        """A problem's one-click fix: that one setting set to ``fix_value``."""
+        project = self.project()
+        if project is None or problem.fix_value is None or not problem.setting.startswith("data."):
+            return
+        project.data = replace_setting(project.data, problem.setting.removeprefix("data."), problem.fix_value)
+        self.refresh_from_project()
+        self.settingsChanged.emit()
 
     def _update_split_counts(self) -> None:
         if self.report is None or not self.report.images:
@@ -856,7 +957,9 @@ class DatasetPanel(QWidget):
             self.splitLabel.setText(f"{len(arrays.x_train):,} train · {len(arrays.x_val):,} validation (given)")
             return
         n = self.report.images
-        frac = project.data.validation_split if project is not None else self.splitSpin.value() / 100
+        frac = self.splitSpin.value() / 100  # what the file holds, when it is a usable fraction
+        if project is not None and 0 <= _finite(project.data.validation_split, -1.0) < 1:
+            frac = float(project.data.validation_split)
         val = int(round(n * frac))
         self.splitLabel.setText(f"{n - val:,} train · {val:,} validation")
 
@@ -983,6 +1086,7 @@ class DatasetPanel(QWidget):
         self._scan = None
         self._scan_idle()
         self.summaryLabel.setText(f"<span style='color:#C0392B'><b>Cannot read the data:</b> {_esc(message)}</span>")
+        self.layoutHint.setVisible(True)
         self.scanFailed.emit(message)
 
     def _on_scanned(self, report: Any) -> None:
@@ -1024,6 +1128,27 @@ class DatasetPanel(QWidget):
         self.inputLabel.setText(describe_input(network_input_shape(self.project()), report))
         self._update_split_counts()
         self._pick_preview_images(report)
+        self._show_layout_hint(report)
+
+    def _show_layout_hint(self, report: Any) -> None:
+        """The folder-layout picture: shown until a dataset with classes is in; red with what is
+        wrong when a chosen folder has no class subfolders."""
+        missing = report is not None and report.arrays is None and report.num_classes == 0
+        self.layoutHint.setVisible(report is None or missing)
+        self.layoutHint.setStyleSheet(HINT_ALARM if missing else HINT_STYLE)
+        if not missing:
+            return
+        from app.engine.data_scan import OUTSIDE
+
+        loose = sum(1 for f in report.skipped if f.kind == OUTSIDE)
+        where = os.path.basename(os.path.normpath(report.root)) or report.root
+        tail = (
+            f" Its {loose:,} image{'s' * (loose != 1)} lie directly in the folder and are not used: "
+            "move them into one subfolder per class." if loose else " It holds no images in subfolders."
+        )  # fmt: skip
+        self.summaryLabel.setText(
+            f"<span style='color:#C0392B'><b>No class subfolders in “{_esc(where)}”.</b>{_esc(tail)}</span>"
+        )
 
     def _show_class(self, index: int) -> None:
         self.classCombo.setCurrentIndex(index)
@@ -1146,6 +1271,18 @@ class DatasetPanel(QWidget):
 
     def preview_count(self) -> int:
         return len(getattr(self, "_preview_pixmaps", []))
+
+
+def _finite(value: Any, default: float) -> Any:
+    """``value`` when it is a finite number (not a bool), else ``default``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return value if isinstance(value, int) or np.isfinite(value) else default  # (an int may not fit a float)
+
+
+def _clamp(value: float, spin: QSpinBox | QDoubleSpinBox) -> Any:
+    v = min(max(value, spin.minimum()), spin.maximum())
+    return int(v) if isinstance(spin, QSpinBox) else float(v)
 
 
 def _esc(text: str) -> str:

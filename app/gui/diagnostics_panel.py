@@ -5,6 +5,10 @@ One row per problem: a severity icon, the layer, the message (wrapped), and a
 further fixes sit in the button's menu. Clicking a row emits ``nodeRequested``
 with the layer's id (the window selects and centres it); a Fix button emits
 ``fixRequested`` with the Fix (the window pushes it as one undo step).
+
+The panel shrinks to its one summary line when there is nothing to list, and
+when the window says so (outside the Design tab), so it does not take room
+from the other tabs; ``collapsedChanged`` tells the window to resize its dock.
 """
 
 from __future__ import annotations
@@ -113,21 +117,28 @@ class DiagnosticsPanel(QWidget):
 
     nodeRequested = Signal(str)
     fixRequested = Signal(object)  # Fix
+    collapsedChanged = Signal(bool)
+    expandRequested = Signal()  # the summary's "show" link (outside the Design tab)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("diagnostics")
         self.rows: list[DiagnosticRow] = []
         self.diagnostics: list[Diagnostic] = []
+        self._held = False  # collapsed by the window, whatever there is to list
+        self._collapsed = False
+        self._summary = ""
 
         self.header = QLabel(self)
         self.header.setObjectName("diagnosticsHeader")
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.linkActivated.connect(lambda _link: self.expandRequested.emit())
         self.scroll = QScrollArea(self)
         self.scroll.setObjectName("diagnosticsScroll")
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setMinimumHeight(44)  # one row: the window's minimum height stays small
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
         lay.setSpacing(4)
@@ -151,9 +162,10 @@ class DiagnosticsPanel(QWidget):
     def set_loading(self, text: str = "Checking the network…") -> None:
         self.rows = []
         self.diagnostics = []
-        self.header.setText(f"<span style='color:#6B7280'>{text}</span>")
+        self._set_header(f"<span style='color:#6B7280'>{text}</span>")
         lay = self._body()
         lay.addStretch(1)
+        self._update_collapsed()
 
     def set_analysis(self, analysis: Any) -> None:
         """Show ``analysis.diagnostics``: errors first, then warnings, then notes."""
@@ -162,7 +174,7 @@ class DiagnosticsPanel(QWidget):
         ne = sum(1 for d in diags if d.severity == ERROR)
         nw = sum(1 for d in diags if d.severity == WARNING)
         if not diags:
-            self.header.setText(
+            self._set_header(
                 "<span style='color:#2E9E6B; font-weight:600'>✓ No problems found</span>"
                 "<span style='color:#6B7280'> — the network builds and fits its loss.</span>"
             )
@@ -176,7 +188,7 @@ class DiagnosticsPanel(QWidget):
             if rest:
                 parts.append(f"{rest} note{'s' * (rest != 1)}")
             hint = " — click one to show its layer" if any(d.node for d in diags) else ""
-            self.header.setText(", ".join(parts) + f"<span style='color:#6B7280'>{hint}</span>")
+            self._set_header(", ".join(parts) + f"<span style='color:#6B7280'>{hint}</span>")
         lay = self._body()
         self.rows = []
         if not diags:
@@ -194,9 +206,43 @@ class DiagnosticsPanel(QWidget):
             lay.addWidget(row)
             self.rows.append(row)
         lay.addStretch(1)
+        self._update_collapsed()
 
     def set_failed(self, message: str) -> None:
-        self.header.setText(f"<span style='color:#D64545'>The analysis failed: {message}</span>")
+        self.diagnostics = []
+        self._set_header(f"<span style='color:#D64545'>The analysis failed: {message}</span>")
+        self._update_collapsed()
+
+    # -- collapsing to the summary line --------------------------------------------
+    def hold_collapsed(self, on: bool) -> None:
+        """Keep the panel at its summary line (the window does this outside the Design tab)."""
+        self._held = bool(on)
+        self._update_collapsed()
+
+    def is_collapsed(self) -> bool:
+        return self._collapsed
+
+    def _set_header(self, html: str) -> None:
+        self._summary = html
+        self._paint_header()
+
+    def _paint_header(self) -> None:
+        link = " <a href='show' style='color:#3B6FE0'>Show</a>" if self._collapsed and self.diagnostics else ""
+        self.header.setText(self._summary + link)
+
+    def _update_collapsed(self) -> None:
+        collapsed = self._held or not self.diagnostics
+        self.scroll.setVisible(not collapsed)
+        if collapsed:
+            margins = self.layout().contentsMargins()
+            self.setMaximumHeight(self.header.sizeHint().height() + margins.top() + margins.bottom())
+        else:
+            self.setMaximumHeight(16777215)
+        changed = collapsed != self._collapsed
+        self._collapsed = collapsed
+        self._paint_header()
+        if changed:
+            self.collapsedChanged.emit(collapsed)
 
     def _row_clicked(self, diag: Diagnostic) -> None:
         for row in self.rows:
@@ -215,4 +261,73 @@ class DiagnosticsPanel(QWidget):
         return None
 
 
-__all__ = ["DiagnosticRow", "DiagnosticsPanel", "Fix"]
+# -- a wrong setting, shown on its widget (Train and Data panels) ------------------------------
+PROBLEM_PROPERTY = "settingProblem"
+PROBLEM_STYLE = """
+*[settingProblem="true"] { border: 2px solid #D64545; border-radius: 4px; background: #FFF5F4; }
+QLabel#settingProblemText { color: #8C1D18; }
+"""
+
+
+def mark_widget(widget: QWidget, message: str | None) -> None:
+    """Red border and the problem in the tooltip (``message``), or back to normal (None).
+
+    The widget's own tooltip is kept in a property and comes back when the problem goes.
+    """
+    plain = widget.property("plainToolTip")
+    if plain is None:
+        plain = widget.toolTip()
+        widget.setProperty("plainToolTip", plain)
+    widget.setProperty(PROBLEM_PROPERTY, bool(message))
+    widget.setToolTip(f"<b>{_esc(message)}</b><br>{_esc(plain)}" if message else plain)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+class SettingProblemLine(QWidget):
+    """One short message line under a setting's widget, with a one-click fix where there is one.
+
+    ``show_problem(None)`` hides it. ``fixClicked`` carries the SettingProblem.
+    """
+
+    fixClicked = Signal(object)  # SettingProblem
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingProblemLine")
+        self.problem: Any = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 2)
+        lay.setSpacing(3)
+        self.text = QLabel(self)
+        self.text.setObjectName("settingProblemText")
+        self.text.setWordWrap(True)
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.text)
+        self.fix_button = QPushButton(self)
+        self.fix_button.setObjectName("settingFixButton")
+        self.fix_button.setIcon(icon("fix"))
+        self.fix_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.fix_button.clicked.connect(lambda: self.problem is not None and self.fixClicked.emit(self.problem))
+        lay.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.setVisible(False)
+
+    def show_problem(self, problem: Any) -> None:
+        self.problem = problem
+        if problem is None:
+            self.setVisible(False)
+            return
+        self.text.setText(f"⚠ {_esc(problem.message)}")
+        fixable = problem.fix_value is not None and bool(problem.fix)
+        self.fix_button.setVisible(fixable)
+        if fixable:
+            self.fix_button.setText(problem.fix)
+            self.fix_button.setToolTip(f"{problem.fix} (the other settings stay as they are)")
+        self.setVisible(True)
+
+
+def _esc(text: Any) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+__all__ = ["DiagnosticRow", "DiagnosticsPanel", "Fix", "SettingProblemLine", "mark_widget"]

@@ -1,7 +1,10 @@
 """The main window: palette, canvas, inspector and diagnostics around one project.
 
-Layout: the canvas in the centre; the palette (left), the inspector (right),
-the diagnostics and the undo history (bottom) are docks the user can move.
+Layout: the canvas in the centre; the palette (left), the inspector and the undo
+history (right, tabbed) and the Problems list (bottom) are docks the user can
+move. The window fits a 1280×720 screen: the side docks keep at least 180 px
+(the centre gives way first, and they get their width back when the window
+grows) and Problems shrinks to its summary line when it has nothing to list.
 Every edit is a QUndoCommand on one QUndoStack (Edit menu, history view).
 
 Start-up: nothing here imports Keras. The window is shown and painted first;
@@ -90,6 +93,11 @@ DEFAULT_DATA = "sample:digits"
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 MAX_RECENT = 8
 PROJECT_FILTER = "LayerLab projects (*.layerlab)"
+DOCK_MIN_WIDTH = 180  # the palette and the inspector never get narrower
+CANVAS_MIN_WIDTH = 240  # the centre gives way first, down to this
+PROBLEMS_HEIGHT = 150  # the Problems dock's first height when it lists problems
+TITLE_BAR_ALLOWANCE = 32  # what a window manager's title bar takes above the window
+STATE_VERSION = 2  # saveState's version: 2 = History beside the inspector, Problems alone below
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5)"
 
 
@@ -157,6 +165,7 @@ class MainWindow(QMainWindow):
         self._analysis_queued = False
         self._jobs: dict[int, tuple[str, Any]] = {}
         self.last_analysis: Any = None
+        self.export_dialog: Any = None  # the Export dialog while it is open
 
         self.project: Project = project if project is not None else default_project()
         self.undo_stack = QUndoStack(self)
@@ -182,11 +191,16 @@ class MainWindow(QMainWindow):
         self.palette_dock = self._dock("Layers", "paletteDock", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.diagnostics_dock = self._dock("Problems", "diagnosticsDock", self.diagnostics, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.history_dock = self._dock("History", "historyDock", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.diagnostics_dock, self.history_dock)
-        self.diagnostics_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.diagnostics_dock], [150], Qt.Orientation.Vertical)
+        # History shares the inspector's column: the Problems dock alone owns the bottom
+        # strip, so it can shrink to its summary line without squeezing another dock.
+        self.history_dock = self._dock("History", "historyDock", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.history_dock)
+        self.inspector_dock.raise_()
+        self.tabs.setMinimumWidth(CANVAS_MIN_WIDTH)  # below this the side docks give way too
+        self.dock_widths = DockWidths(self, {self.palette_dock: 230, self.inspector_dock: 320})
+        self._problems_height = PROBLEMS_HEIGHT
+        self.resizeDocks([self.diagnostics_dock], [PROBLEMS_HEIGHT], Qt.Orientation.Vertical)
+        self.diagnostics.collapsedChanged.connect(self._fit_problems_dock)
 
         self._make_actions()
         self._make_menus()
@@ -212,6 +226,8 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+            dock.setMinimumWidth(DOCK_MIN_WIDTH)  # layer names stay readable in a narrow window
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -219,6 +235,20 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(area, dock)
         return dock
+
+    def _fit_problems_dock(self, collapsed: bool) -> None:
+        """The Problems dock at its summary line (collapsed), or back at the height it had."""
+        dock = self.diagnostics_dock
+        if collapsed:
+            if dock.height() > 2 * self.diagnostics.maximumHeight():
+                self._problems_height = dock.height()
+        elif dock.isVisible() and not dock.isFloating():
+            # once the layout has dropped the collapsed maximum (a posted layout request)
+            QTimer.singleShot(0, self, lambda: self.resizeDocks([dock], [self._problems_height], Qt.Orientation.Vertical))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt
+        super().resizeEvent(event)
+        self.dock_widths.window_resized()
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str | None = None, tip: str = "") -> QAction:
         act = QAction(text, self)
@@ -246,8 +276,9 @@ class MainWindow(QMainWindow):
             self.act_save_as.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.act_import = self._action("&Import Keras Model…", lambda: self.import_model(), None, "import",
                                        "Turn a .keras or .h5 model into an editable network (safe mode)")
-        self.act_export = self._action("&Export as .keras…", lambda: self.export_keras(), None, "export",
-                                       "Build the network with Keras and save it as a .keras file")
+        self.act_export = self._action("&Export…", lambda: self.open_export_dialog(), "Ctrl+E", "export",
+                                       "Export the trained model (latest run by default) or the design: "
+                                       ".keras, SavedModel, TFLite, ONNX or a training script")
         self.act_quit = self._action("&Quit", self.close, K.Quit, None, "Quit LayerLab")
         if self.act_quit.shortcut().isEmpty():
             self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
@@ -256,7 +287,7 @@ class MainWindow(QMainWindow):
         self.act_undo.setShortcuts(QKeySequence.keyBindings(K.Undo))
         self.act_undo.setIcon(icon("undo"))
         self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts(QKeySequence.keyBindings(K.Redo))
+        self.act_redo.setShortcuts(_redo_keys())
         self.act_redo.setIcon(icon("redo"))
         self.act_cut = self._action("Cu&t", self.cut, K.Cut, None, "Cut the selected layers")
         self.act_copy = self._action("&Copy", self.copy, K.Copy, None, "Copy the selected layers")
@@ -757,24 +788,107 @@ class MainWindow(QMainWindow):
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         return True
 
-    def export_keras(self, path: str | Path | None = None) -> bool:
-        if path is None:
-            start = str(Path(self._last_dir()) / f"{self.project.name or 'model'}.keras")
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export as .keras", start, "Keras model (*.keras)")
-            if not chosen:
-                return False
-            path = chosen
-        target = Path(path)
-        if not target.name.lower().endswith((".keras", ".h5")):
-            target = target.with_name(target.name + ".keras")
-        from app.engine.export_keras import export_keras
+    # export: a trained run by default, the design only when chosen (and then said) -----------
+    def project_runs(self) -> list[Any]:
+        """This project's runs (RunInfo), newest first: its runs folder, or, unsaved, the runs
+        this window trained (the shared cache folder holds other projects' runs too)."""
+        from app.gui.runs_panel import list_runs, read_run
 
-        snapshot = self.project.copy()
-        weights = getattr(self.project, "imported_weights", None)
-        job = self.analysis.run_job(export_keras, snapshot, target, weights=weights)
-        self._jobs[job] = ("export", target)
-        self.statusBar().showMessage(f"Exporting {target.name}…")
+        workspace = self.build_workspace()
+        if workspace is None:
+            return []
+        if self.project.path is not None:
+            return list_runs(workspace.runs_folder())
+        runs = [r for r in (read_run(p) for p in workspace.unsaved_runs) if r is not None]
+        return sorted(runs, key=lambda r: r.name, reverse=True)
+
+    def _design_has_weights(self) -> bool:
+        if getattr(self.project, "imported_weights", None):
+            return True
+        try:
+            wp = self.project.weights_path
+        except ProjectError:  # a sidecar name the export itself refuses, in words
+            return False
+        return wp is not None and wp.is_file()
+
+    def open_export_dialog(self, run: str | Path | None = None, fmt: str = "keras") -> Any:
+        """File > Export… and the runs list's Export…: the dialog, open (window-modal) and returned."""
+        from app.gui.export_dialog import ExportDialog
+
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+        dialog = ExportDialog(
+            self.project_runs(),
+            project_name=self.project.name,
+            design_has_weights=self._design_has_weights(),
+            fmt=fmt,
+            run=run,
+            start_dir=self._last_dir(),
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._export_chosen(dialog))
+        dialog.finished.connect(lambda *_: self._export_dialog_closed(dialog))
+        self.export_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _export_dialog_closed(self, dialog: Any) -> None:
+        if self.export_dialog is dialog:
+            self.export_dialog = None
+
+    def _export_chosen(self, dialog: Any) -> None:
+        choice = dialog.choice()
+        self._remember_dir(choice.path)
+        self.export_to(choice.path, choice.fmt, source_run=choice.run, design=choice.run is None)
+
+    def export_to(self, path: str | Path, fmt: str = "keras", *, source_run: str | Path | None = None,
+                  design: bool = False) -> bool:
+        """Export in the Keras thread (``exportFinished`` tells): ``source_run``'s trained model, the
+        design when ``design``, else the latest completed run (the design when there is none).
+        The status bar names what was exported, and says so when its weights are untrained."""
+        from app.gui.export_dialog import SUFFIXES, latest_run, run_title
+
+        target = Path(path)
+        suffix = SUFFIXES.get(fmt, "")
+        if suffix and not target.name.lower().endswith((suffix, ".h5") if fmt == "keras" else suffix):
+            target = target.with_name(target.name + suffix)
+        run = None
+        if fmt != "python" and not design:
+            if source_run is not None:
+                from app.gui.runs_panel import read_run
+
+                run = read_run(source_run)
+                if run is None or not run.has_model:
+                    self.error("Cannot export the model", f"{source_run}: not a run folder with a trained model.keras")
+                    return False
+            else:
+                run = latest_run(self.project_runs())
+        if run is not None:
+            source: Any = run.path
+            what = run_title(run)
+        else:
+            source = self.project.copy()
+            source.imported_weights = getattr(self.project, "imported_weights", None)  # type: ignore[attr-defined]
+            if fmt == "python":
+                what = "the training script"
+            elif self._design_has_weights():
+                what = "the design with its imported weights"
+            else:
+                what = "the untrained design (fresh weights: it predicts at random until trained)"
+        from app.engine.export import export
+
+        job = self.analysis.run_job(export, source, fmt, target)
+        self._jobs[job] = ("export", what)
+        self.statusBar().showMessage(f"Exporting {what} to {target.name}…")
         return True
+
+    def export_keras(self, path: str | Path | None = None) -> bool:
+        """A ``.keras`` file of the latest completed run (or the design): the dialog without ``path``."""
+        if path is None:
+            self.open_export_dialog(fmt="keras")
+            return True
+        return self.export_to(path, "keras")
 
     def _on_job(self, result: JobResult) -> None:
         kind, path = self._jobs.pop(result.job_id, ("?", None))
@@ -790,9 +904,10 @@ class MainWindow(QMainWindow):
                 self.importFinished.emit(False)
         elif kind == "export":
             if result.ok:
-                self.statusBar().showMessage(f"Exported {result.value}", 6000)
+                self.statusBar().showMessage(f"Exported {path} to {result.value}", 10000)
                 self.exportFinished.emit(result.value)
             else:
+                self.statusBar().clearMessage()
                 self.error("Cannot export the model", _one_line(result.error))
                 self.exportFinished.emit(None)
 
@@ -862,23 +977,24 @@ class MainWindow(QMainWindow):
             self._first_geometry()
         state = s.value("window/state")
         if isinstance(state, QByteArray | bytes) and state:
-            self.restoreState(state)
+            self.restoreState(state, STATE_VERSION)  # a state from an older dock layout is ignored
 
     def _first_geometry(self) -> None:
-        """A first start: most of the screen, centred."""
+        """A first start: most of the screen, centred, the title bar included (a laptop's
+        1280×720 gets a window that fits, not one whose bottom lies below the screen)."""
         screen = QGuiApplication.primaryScreen()
         if screen is None:
             return
         avail = screen.availableGeometry()
-        w = min(1440, max(900, int(avail.width() * 0.9)))
-        h = min(920, max(600, int(avail.height() * 0.9)))
-        w, h = min(w, avail.width()), min(h, avail.height())
-        self.setGeometry(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2, w, h)
+        w = min(1440, int(avail.width() * 0.94), avail.width())
+        h = min(920, int(avail.height() * 0.94), avail.height() - TITLE_BAR_ALLOWANCE)
+        top = avail.y() + TITLE_BAR_ALLOWANCE + max(0, (avail.height() - TITLE_BAR_ALLOWANCE - h) // 2)
+        self.setGeometry(avail.x() + (avail.width() - w) // 2, top, w, h)
 
     def _save_settings(self) -> None:
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
+        s.setValue("window/state", self.saveState(STATE_VERSION))
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -944,6 +1060,73 @@ class MainWindow(QMainWindow):
     # -- smoke test ------------------------------------------------------------------------
     def grab_png(self, path: str | Path) -> bool:
         return self.grab().save(str(path), "PNG")
+
+
+def _redo_keys() -> list[QKeySequence]:
+    """The platform's Redo keys plus both common ones, Ctrl+Y and Ctrl+Shift+Z, everywhere.
+
+    Qt's standard Redo is Ctrl+Shift+Z alone on Linux/KDE and Ctrl+Y alone on
+    Windows; users bring either habit to any platform.
+    """
+    keys = list(QKeySequence.keyBindings(QKeySequence.StandardKey.Redo))
+    for extra in ("Ctrl+Y", "Ctrl+Shift+Z"):
+        seq = QKeySequence(extra)
+        if seq not in keys:
+            keys.append(seq)
+    return keys
+
+
+class DockWidths(QObject):
+    """Gives the side docks back the widths the user chose when the window grows again.
+
+    A narrow window shrinks the centre first, then the docks (down to their minimum);
+    Qt hands all regained width to the centre, so the docks would stay squeezed. A
+    dock resized while the window kept its size was resized by the user: that width
+    is the one to return to.
+    """
+
+    def __init__(self, window: QMainWindow, widths: dict[QDockWidget, int]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.wanted = dict(widths)
+        self._window_size = window.size()
+        self._expected: dict[QDockWidget, int] = {}  # widths this object asked for itself
+        window.resizeDocks(list(widths), list(widths.values()), Qt.Orientation.Horizontal)
+        for dock in widths:
+            dock.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt
+        if (
+            event.type() == QEvent.Type.Resize
+            and obj in self.wanted
+            and self._expected.pop(obj, None) != obj.width()
+            and self.window.isVisible()
+            and self.window.size() == self._window_size
+            and not obj.isFloating()
+            and self._room() > 0  # (at no room, the layout squeezed it: not the user's choice)
+        ):
+            self.wanted[obj] = obj.width()
+        return False
+
+    def _room(self) -> int:
+        """How much narrower the centre could still get."""
+        centre = self.window.centralWidget()
+        if centre is None:
+            return 0
+        return centre.width() - max(centre.minimumWidth(), centre.minimumSizeHint().width())
+
+    def window_resized(self) -> None:
+        """After the window changed size: widen squeezed docks where the centre has room."""
+        self._window_size = self.window.size()
+        docks = [d for d in self.wanted if d.isVisible() and not d.isFloating() and d.width() < self.wanted[d]]
+        room = self._room()
+        if not docks or room <= 0:
+            return
+        need = sum(self.wanted[d] - d.width() for d in docks)
+        share = min(1.0, room / need)
+        sizes = [d.width() + int((self.wanted[d] - d.width()) * share) for d in docks]
+        self._expected = dict(zip(docks, sizes, strict=True))
+        self.window.resizeDocks(docks, sizes, Qt.Orientation.Horizontal)
 
 
 def _one_line(exc: BaseException | None) -> str:

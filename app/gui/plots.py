@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,10 @@ REDRAW_HZ = 15
 EMA_ALPHA = 0.25
 TRAIN_COLOR = "#3B6FE0"
 VAL_COLOR = "#E0793B"
-OVERLAY_COLORS = ("#8E9AAF", "#9DB4A0", "#B79EC4", "#C9A98B", "#94B8C7", "#C79A9A")
+# Compared runs: distinct, saturated colours, none close to the current run's blue and orange
+# (Tableau 10 without those two), so each run reads as its own line.
+OVERLAY_COLORS = ("#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#BCBD22", "#7F7F7F")
+PLOT_MIN_HEIGHT = 110
 
 
 class Series:
@@ -100,7 +104,7 @@ class _Panel:
         self.widget = pg.PlotWidget()
         self.widget.setObjectName(object_name)
         self.widget.setBackground("#FFFFFF")
-        self.widget.setMinimumHeight(160)
+        self.widget.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         item = self.widget.getPlotItem()
         self.item = item
@@ -118,6 +122,8 @@ class _Panel:
         item.setMenuEnabled(True)
         legend = item.addLegend(offset=legend_offset, labelTextColor="#3A4150", brush=pg.mkBrush(255, 255, 255, 210))
         legend.setLabelTextSize("8pt")
+        legend.setColumnCount(4)  # one row: a short plot keeps its curves visible
+        self.legend = legend  # the current run's four curves only; compared runs are listed outside the plot
         faint = QColor(TRAIN_COLOR)
         faint.setAlpha(90)
         self.batch = Series()
@@ -275,6 +281,7 @@ class LiveCurves(QWidget):
         self.loss_plot = self.loss.widget
         self.accuracy_plot = self.accuracy.widget
         self._overlay_count = 0
+        self.overlay_colors: dict[str, str] = {}  # compared run -> its colour
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -283,6 +290,12 @@ class LiveCurves(QWidget):
         title.setStyleSheet("font-weight:600;color:#1F2430;")
         bar.addWidget(title)
         bar.addStretch(1)
+        self.legend_check = QCheckBox("Legend")
+        self.legend_check.setObjectName("legendToggle")
+        self.legend_check.setToolTip("Show or hide the legend inside the plots")
+        self.legend_check.setChecked(True)
+        self.legend_check.toggled.connect(self.set_legend_visible)
+        bar.addWidget(self.legend_check)
         self.log_check = QCheckBox("Log scale (loss)")
         self.log_check.setObjectName("logScaleToggle")
         self.log_check.toggled.connect(self.set_log_y)
@@ -300,6 +313,14 @@ class LiveCurves(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         layout.addLayout(bar)
+        # Compared runs are named here, above the plots, so their legend never covers the curves.
+        self.overlay_legend = QLabel()
+        self.overlay_legend.setObjectName("overlayLegend")
+        self.overlay_legend.setWordWrap(True)
+        self.overlay_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.overlay_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.overlay_legend.setVisible(False)
+        layout.addWidget(self.overlay_legend)
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.accuracy_plot, 1)
 
@@ -372,11 +393,12 @@ class LiveCurves(QWidget):
 
     # -- other runs ------------------------------------------------------------
     def overlay(self, run_name: str, history_rows: Iterable[Mapping[str, Any]]) -> None:
-        """Another run's epoch curves (train dashed, validation solid) in a muted colour."""
+        """Another run's epoch curves (train dashed, validation solid) in a colour of its own."""
         self.remove_overlay(run_name)
         rows = list(history_rows)
         color = OVERLAY_COLORS[self._overlay_count % len(OVERLAY_COLORS)]
         self._overlay_count += 1
+        self.overlay_colors[run_name] = color
         for panel, key in ((self.loss, "loss"), (self.accuracy, "accuracy")):
             items = []
             for name, style, suffix in ((key, Qt.PenStyle.DashLine, ""), (f"val_{key}", Qt.PenStyle.SolidLine, " (val)")):
@@ -384,17 +406,29 @@ class LiveCurves(QWidget):
                 if not pts:
                     continue
                 xs, ys = zip(*pts, strict=True)
-                c = panel.item.plot(
-                    list(xs), list(ys), pen=pg.mkPen(color, width=1.5, style=style), name=f"{run_name}{suffix}"
-                )
+                c = panel.item.plot(list(xs), list(ys), pen=pg.mkPen(color, width=2, style=style))
+                c.setToolTip(f"{run_name}{suffix}")
                 c.setZValue(-5)
                 items.append(c)
             panel.overlays[run_name] = items
+        self._update_overlay_legend()
+
+    def _update_overlay_legend(self) -> None:
+        names = self.overlay_names()
+        self.overlay_legend.setVisible(bool(names))
+        entries = " &nbsp; ".join(
+            f"<span style='color:{self.overlay_colors[n]}; font-weight:700'>━━</span> {escape(n)}" for n in names
+        )
+        self.overlay_legend.setText(
+            f"<span style='color:#5B6472'>Compared (dashed: train, solid: validation):</span> {entries}"
+        )
 
     def remove_overlay(self, run_name: str) -> None:
         for panel in (self.loss, self.accuracy):
             for c in panel.overlays.pop(run_name, []):
                 panel.item.removeItem(c)
+        self.overlay_colors.pop(run_name, None)
+        self._update_overlay_legend()
 
     def clear_overlays(self) -> None:
         for panel in (self.loss, self.accuracy):
@@ -402,6 +436,8 @@ class LiveCurves(QWidget):
                 for c in panel.overlays.pop(name):
                     panel.item.removeItem(c)
         self._overlay_count = 0
+        self.overlay_colors.clear()
+        self._update_overlay_legend()
 
     def overlay_names(self) -> list[str]:
         return list(self.loss.overlays)
@@ -414,6 +450,13 @@ class LiveCurves(QWidget):
             self.log_check.blockSignals(True)
             self.log_check.setChecked(bool(on))
             self.log_check.blockSignals(False)
+
+    def set_legend_visible(self, on: bool) -> None:
+        """Show or hide the in-plot legends (the compared runs' line above the plots stays)."""
+        for panel in (self.loss, self.accuracy):
+            panel.legend.setVisible(bool(on))
+        if self.legend_check.isChecked() != bool(on):
+            self.legend_check.setChecked(bool(on))
 
     def is_log_y(self) -> bool:
         return bool(self.loss.item.ctrl.logYCheck.isChecked())

@@ -1,28 +1,32 @@
 """Results of a run: accuracy and loss, a confusion-matrix heatmap, per-class metrics, a gallery.
 
 Reads a run folder's ``metrics.json`` (the evaluate object) and
-``misclassified.json`` (``{"split", "total", "items": [{"index", "label",
-"label_index", "predicted", "predicted_index", "probabilities", "path"?}]}``).
-No Keras here: plain JSON and image files, so opening a run is instant.
+``predictions.csv`` (one row per validation image: index, path, label,
+label_index, predicted, predicted_index, confidence, p0..p{K-1}). Runs made
+before that file existed have only ``misclassified.json`` (``{"split", "total",
+"items": [{"index", "label", "label_index", "predicted", "predicted_index",
+"probabilities", "path"?}]}``): the images they got wrong. No Keras here: plain
+files, so opening a run is instant.
 
-Clicking a cell of the matrix opens a gallery of the images whose true label is
-the row and predicted label the column. A run keeps only the images it got
-wrong, so a diagonal cell (correct predictions) shows how many there were and
-no pictures.
+Clicking a cell of the matrix shows, in the gallery beside it (never over it),
+the images whose true label is the row and predicted label the column, least
+confident first - the top of a diagonal cell is where mislabeled images hide.
+An older run's diagonal cell says in words why it has no pictures.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,8 +42,11 @@ from PySide6.QtWidgets import (
 )
 
 METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.csv"
 MISCLASSIFIED_FILE = "misclassified.json"
+PREDICTION_COLUMNS = ("index", "path", "label", "label_index", "predicted", "predicted_index", "confidence")
 GALLERY_THUMB = 96
+GALLERY_LIMIT = 400  # thumbnails shown for one cell (the least confident ones)
 
 
 def _read_json(path: Path) -> Any:
@@ -62,6 +69,61 @@ def _blend(a: QColor, b: QColor, t: float) -> QColor:
     )
 
 
+# -- the run's per-image predictions --------------------------------------------------
+class PredictionsError(ValueError):
+    """A predictions.csv that cannot be read; the message names the file and the problem."""
+
+
+def _confidence(item: dict[str, Any]) -> float:
+    """The predicted class's probability (predictions.csv has it; misclassified.json items derive it)."""
+    conf = item.get("confidence")
+    if isinstance(conf, (int, float)) and math.isfinite(conf):
+        return float(conf)
+    probs = item.get("probabilities") or []
+    pi = int(item.get("predicted_index", -1))
+    p = probs[pi] if 0 <= pi < len(probs) else None
+    return float(p) if isinstance(p, (int, float)) and math.isfinite(p) else 0.0
+
+
+def read_predictions(run: Path) -> list[dict[str, Any]] | None:
+    """Every validation image's prediction from ``predictions.csv``; None when the run has none.
+
+    Columns (fixed): index, path, label, label_index, predicted, predicted_index,
+    confidence, p0 ... p{K-1}. Raises PredictionsError for a file that is not that.
+    """
+    path = run / PREDICTIONS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PredictionsError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    fields = reader.fieldnames or []
+    missing = [c for c in PREDICTION_COLUMNS if c not in fields]
+    if missing:
+        raise PredictionsError(f"{path}: missing column{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    prob_cols = sorted((f for f in fields if f[:1] == "p" and f[1:].isdigit()), key=lambda f: int(f[1:]))
+    items = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            item: dict[str, Any] = {
+                "index": int(row["index"]),
+                "label": row["label"],
+                "label_index": int(row["label_index"]),
+                "predicted": row["predicted"],
+                "predicted_index": int(row["predicted_index"]),
+                "confidence": float(row["confidence"]),
+                "probabilities": [float(row[c]) if row[c] not in ("", None) else None for c in prob_cols],
+            }
+        except (TypeError, ValueError):
+            raise PredictionsError(f"{path}: line {line} is not a prediction row") from None
+        where = row.get("path") or ""
+        item["path"] = (where if Path(where).is_absolute() else str(run / where)) if where else None
+        items.append(item)
+    return items
+
+
 # -- the heatmap ---------------------------------------------------------------------
 class ConfusionMatrixView(QWidget):
     """A custom-painted confusion matrix: rows are true labels, columns predicted ones.
@@ -78,6 +140,7 @@ class ConfusionMatrixView(QWidget):
         self.classes: list[str] = []
         self.matrix: list[list[int]] = []
         self._hover: tuple[int, int] | None = None
+        self.selected: tuple[int, int] | None = None  # the cell whose images the gallery shows
         self.setMouseTracking(True)
         self.setMinimumSize(240, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -85,6 +148,11 @@ class ConfusionMatrixView(QWidget):
     def set_matrix(self, classes: list[str], matrix: list[list[int]]) -> None:
         self.classes = [str(c) for c in classes]
         self.matrix = [[int(v) for v in row] for row in matrix]
+        self.selected = None
+        self.update()
+
+    def set_selected(self, cell: tuple[int, int] | None) -> None:
+        self.selected = cell
         self.update()
 
     def value(self, row: int, col: int) -> int:
@@ -173,8 +241,8 @@ class ConfusionMatrixView(QWidget):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(colour)
                 p.drawRoundedRect(rect, 3, 3)
-                if self._hover == (r, c):
-                    p.setPen(QColor("#1F2430"))
+                if (r, c) in (self._hover, self.selected):
+                    p.setPen(QPen(QColor("#1F2430"), 2.0 if (r, c) == self.selected else 1.0))
                     p.setBrush(Qt.BrushStyle.NoBrush)
                     p.drawRoundedRect(rect, 3, 3)
                 if s >= 18 and v:
@@ -215,19 +283,25 @@ def _thumb(path: str | None) -> QPixmap:
     return QPixmap.fromImage(img.scaled(GALLERY_THUMB, GALLERY_THUMB, Qt.AspectRatioMode.KeepAspectRatio, mode))
 
 
-class GalleryDialog(QDialog):
-    """The images of one confusion cell, each with its predicted probabilities."""
+class GalleryPanel(QWidget):
+    """The images of one confusion cell beside the matrix, least confident first."""
 
-    def __init__(self, title: str, note: str, items: list[dict], classes: list[str], parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("confusionGallery")
-        self.setWindowTitle(title)
-        self.items = list(items)
+        self.setObjectName("resultsGallery")
+        self.items: list[dict[str, Any]] = []
         lay = QVBoxLayout(self)
-        head = QLabel(note)
-        head.setObjectName("galleryNote")
-        head.setWordWrap(True)
-        lay.addWidget(head)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("Images")
+        self.title.setObjectName("galleryTitle")
+        self.title.setStyleSheet("font-weight:600; color:#1F2430;")
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)
+        self.note = QLabel("Click a cell of the matrix to see its images here, least confident first.")
+        self.note.setObjectName("galleryNote")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #5A6272;")
+        lay.addWidget(self.note)
         self.list = QListWidget()
         self.list.setObjectName("galleryList")
         self.list.setViewMode(QListView.ViewMode.IconMode)
@@ -236,14 +310,28 @@ class GalleryDialog(QDialog):
         self.list.setIconSize(QSize(GALLERY_THUMB, GALLERY_THUMB))
         self.list.setGridSize(QSize(GALLERY_THUMB + 44, GALLERY_THUMB + 52))
         self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        lay.addWidget(self.list, 1)
+        self.setMinimumWidth(GALLERY_THUMB + 80)
+
+    def clear(self) -> None:
+        self.items = []
+        self.list.clear()
+        self.title.setText("Images")
+        self.note.setText("Click a cell of the matrix to see its images here, least confident first.")
+
+    def show_items(self, title: str, note: str, items: list[dict[str, Any]], classes: list[str]) -> None:
+        self.title.setText(title)
+        self.note.setText(note)
+        self.items = list(items)
+        self.list.clear()
         for it in self.items:
             probs = [p if isinstance(p, (int, float)) else 0.0 for p in it.get("probabilities") or []]
             pi = int(it.get("predicted_index", -1))
             ti = int(it.get("label_index", -1))
-            p_pred = probs[pi] if 0 <= pi < len(probs) else None
             p_true = probs[ti] if 0 <= ti < len(probs) else None
-            text = f"{it.get('predicted', '?')} {_pct(p_pred)}"
+            text = f"{it.get('predicted', '?')} {_pct(_confidence(it))}"
             if ti != pi:
                 text += f"\ntrue {it.get('label', '?')} {_pct(p_true)}"
             path = it.get("path")
@@ -254,8 +342,6 @@ class GalleryDialog(QDialog):
             entry.setToolTip(f"{where}\n" + "\n".join(lines))
             entry.setData(Qt.ItemDataRole.UserRole, it)
             self.list.addItem(entry)
-        lay.addWidget(self.list, 1)
-        self.resize(720, 520)
 
     def paths(self) -> list[str | None]:
         return [it.get("path") for it in self.items]
@@ -263,9 +349,9 @@ class GalleryDialog(QDialog):
 
 # -- the panel -----------------------------------------------------------------------
 class ResultsPanel(QWidget):
-    """A run's evaluation: header, confusion matrix (click: gallery), per-class table."""
+    """A run's evaluation: header, confusion matrix and per-class table, the gallery beside them."""
 
-    galleryOpened = Signal(object)  # the GalleryDialog
+    galleryOpened = Signal(object)  # the GalleryPanel, showing a cell's images
     cellActivated = Signal(int, int)  # re-emitted from the matrix
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -273,8 +359,11 @@ class ResultsPanel(QWidget):
         self.setObjectName("resultsPanel")
         self.run_dir: Path | None = None
         self.metrics: dict[str, Any] = {}
-        self.misclassified: dict[str, Any] = {}
-        self.gallery: GalleryDialog | None = None
+        self.predictions: list[dict[str, Any]] = []  # every validation image (or only the mistakes)
+        self.every_image = False  # True: from predictions.csv; False: an older run's misclassified.json
+        self.wrong_total: int | None = None
+        self.predictions_problem = ""  # why predictions.csv could not be used, in one line
+        self._cells: dict[tuple[int, int], list[dict[str, Any]]] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         head = QHBoxLayout()
@@ -294,17 +383,20 @@ class ResultsPanel(QWidget):
         lay.addLayout(head)
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        left = QWidget()
-        ll = QVBoxLayout(left)
+        split.setObjectName("resultsSplit")
+        left = QSplitter(Qt.Orientation.Vertical)
+        matrix_box = QWidget()
+        ll = QVBoxLayout(matrix_box)
         ll.setContentsMargins(0, 0, 0, 0)
         self.matrixView = ConfusionMatrixView()
         self.matrixView.cellActivated.connect(self.open_gallery)
         self.matrixView.cellActivated.connect(self.cellActivated)
         ll.addWidget(self.matrixView, 1)
-        hint = QLabel("Click a cell to see those images and what the network predicted.")
+        hint = QLabel("Click a cell to see its images on the right, least confident first.")
         hint.setStyleSheet("color: #6B7383;")
+        hint.setWordWrap(True)
         ll.addWidget(hint)
-        split.addWidget(left)
+        left.addWidget(matrix_box)
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("perClassTable")
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
@@ -319,15 +411,26 @@ class ResultsPanel(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         hh.setMinimumSectionSize(54)
         self.table.setMinimumWidth(300)
-        split.addWidget(self.table)
+        self.table.setMinimumHeight(90)
+        left.addWidget(self.table)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+        left.setChildrenCollapsible(False)
+        split.addWidget(left)
+        self.gallery = GalleryPanel()
+        split.addWidget(self.gallery)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([560, 480])  # proportions: the matrix is square, the gallery wants columns
         split.setChildrenCollapsible(False)
         lay.addWidget(split, 1)
 
     # ---------------------------------------------------------------- loading
     def clear(self) -> None:
-        self.run_dir, self.metrics, self.misclassified = None, {}, {}
+        self.run_dir, self.metrics = None, {}
+        self.predictions, self.every_image, self.wrong_total, self.predictions_problem = [], False, None, ""
+        self._cells = {}
+        self.gallery.clear()
         self.matrixView.set_matrix([], [])
         self.table.setRowCount(0)
         self.accuracyLabel.setText("–")
@@ -344,11 +447,35 @@ class ResultsPanel(QWidget):
             self.headerLabel.setText(f"<span style='color:#C0392B'>{run.name}: no evaluation "
                                      f"({METRICS_FILE} is missing or empty)</span>")  # fmt: skip
             return False
-        wrong = _read_json(run / MISCLASSIFIED_FILE)
+        self.clear()
         self.run_dir, self.metrics = run, metrics
-        self.misclassified = wrong if isinstance(wrong, dict) else {"items": wrong if isinstance(wrong, list) else []}
+        self._read_images(run)
         self.show_metrics(metrics)
         return True
+
+    def _read_images(self, run: Path) -> None:
+        """Every image's prediction (predictions.csv), else an older run's mistakes (misclassified.json)."""
+        try:
+            every = read_predictions(run)
+        except PredictionsError as exc:
+            every, self.predictions_problem = None, str(exc)
+        if every is not None:
+            self.predictions, self.every_image = every, True
+        else:
+            wrong = _read_json(run / MISCLASSIFIED_FILE)
+            doc = wrong if isinstance(wrong, dict) else {"items": wrong if isinstance(wrong, list) else []}
+            self.predictions = [it for it in doc.get("items") or [] if isinstance(it, dict)]
+            self.wrong_total = doc.get("total") if isinstance(doc.get("total"), int) else None
+        cells: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for it in self.predictions:
+            try:
+                key = (int(it.get("label_index", -1)), int(it.get("predicted_index", -1)))
+            except (TypeError, ValueError):
+                continue
+            cells.setdefault(key, []).append(it)
+        for items in cells.values():
+            items.sort(key=_confidence)  # least confident first: the likely mislabeled ones
+        self._cells = cells
 
     def show_metrics(self, metrics: dict[str, Any]) -> None:
         classes = [str(c) for c in metrics.get("classes") or []]
@@ -372,7 +499,10 @@ class ResultsPanel(QWidget):
         if reason and reason != "completed":
             bits.append(f"stopped: {reason}")
         name = self.run_dir.name if self.run_dir else ""
-        self.headerLabel.setText((f"<b>{name}</b><br>" if name else "") + " · ".join(bits))
+        text = (f"<b>{name}</b><br>" if name else "") + " · ".join(bits)
+        if self.predictions_problem:
+            text += f"<br><span style='color:#C0392B'>{_esc(self.predictions_problem)}</span>"
+        self.headerLabel.setText(text)
         self._fill_table(metrics.get("per_class") or [])
 
     def _fill_table(self, rows: list[dict[str, Any]]) -> None:
@@ -400,35 +530,36 @@ class ResultsPanel(QWidget):
         self.matrixView.cell_clicked(row, col)
 
     def cell_items(self, row: int, col: int) -> list[dict[str, Any]]:
-        """The saved samples with true label ``row`` and prediction ``col``."""
-        items = self.misclassified.get("items") or []
-        return [it for it in items
-                if int(it.get("label_index", -1)) == row and int(it.get("predicted_index", -1)) == col]  # fmt: skip
+        """The samples with true label ``row`` and prediction ``col``, least confident first."""
+        return list(self._cells.get((row, col), []))
 
-    def open_gallery(self, row: int, col: int) -> GalleryDialog:
-        """Open (non-modal) the gallery for cell (row, col) and return it."""
+    def open_gallery(self, row: int, col: int) -> GalleryPanel:
+        """Show cell (row, col)'s images in the gallery beside the matrix and return it."""
         classes = self.matrixView.classes
-        true, pred = classes[row], classes[col]
+        true, pred = _esc(classes[row]), _esc(classes[col])
         count = self.matrixView.value(row, col)
         items = self.cell_items(row, col)
+        shown = items[:GALLERY_LIMIT]
         if row == col:
-            title = f"'{true}' classified correctly"
-            note = (f"<b>{count:,}</b> '{_esc(true)}' images were classified correctly. A run keeps only the "
-                    "images it gets wrong, so there are no pictures to show here; click an off-diagonal "
-                    "cell to see mistakes.")  # fmt: skip
+            title = f"'{classes[row]}' classified correctly"
+            note = f"<b>{count:,}</b> '{true}' images were classified correctly."
         else:
-            title = f"true '{true}', predicted '{pred}'"
-            shown = len(items)
-            note = f"<b>{count:,}</b> '{_esc(true)}' images were predicted as '<b>{_esc(pred)}</b>'."
-            if shown < count:
-                total = self.misclassified.get("total")
-                note += f" Showing the {shown:,} the run saved" + (f" (of {total:,} mistakes in all)." if total else ".")
-            note += " Under each image: the predicted label and its probability, then the true label's."
-        if self.gallery is not None:
-            self.gallery.close()
-            self.gallery.deleteLater()
-        self.gallery = GalleryDialog(title, note, items, classes, self)
-        self.gallery.show()
+            title = f"true '{classes[row]}', predicted '{classes[col]}'"
+            note = f"<b>{count:,}</b> '{true}' images were predicted as '<b>{pred}</b>'."
+        if row == col and not self.every_image:
+            note += (" This run was trained before LayerLab kept every image's prediction: it saved only the "
+                     "images it got wrong, so there are no pictures of correct ones here. Train again to see "
+                     "them, or click an off-diagonal cell to see mistakes.")  # fmt: skip
+        elif shown:
+            if len(shown) < count:
+                note += f" Showing the {len(shown):,} least confident"
+                if not self.every_image and self.wrong_total:
+                    note += f" (the run saved {len(items):,} of its {self.wrong_total:,} mistakes)"
+                note += "."
+            note += " Least confident first: the top ones may be mislabeled. Under each image: the predicted " \
+                    "label and its probability" + ("" if row == col else ", then the true label's") + "."
+        self.gallery.show_items(title, note, shown, classes)
+        self.matrixView.set_selected((row, col))
         self.galleryOpened.emit(self.gallery)
         return self.gallery
 
@@ -437,4 +568,4 @@ def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-__all__ = ["ConfusionMatrixView", "GalleryDialog", "ResultsPanel"]
+__all__ = ["ConfusionMatrixView", "GalleryPanel", "PredictionsError", "ResultsPanel", "read_predictions"]

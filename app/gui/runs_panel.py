@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["RunInfo", "RunsPanel", "CompareDialog", "diff_runs", "list_runs", "read_history", "read_run"]
+__all__ = ["RunInfo", "RunsPanel", "CompareDialog", "diff_runs", "finished", "list_runs", "read_history", "read_run"]
 
 PROJECT_FILE = "project.layerlab"
 CHANGED = QColor("#FFF3C4")
@@ -139,6 +139,11 @@ def read_run(run_dir: str | Path) -> RunInfo | None:
         project=project,
         resumable=resumable,
     )
+
+
+def finished(run: RunInfo) -> bool:
+    """A run that ended with a trained model: model.keras and its metrics.json (what Export takes)."""
+    return run.has_model and (run.path / "metrics.json").is_file()
 
 
 def list_runs(folder: str | Path) -> list[RunInfo]:
@@ -298,6 +303,7 @@ class RunsPanel(QWidget):
     overlayRequested = Signal(list)
     openModelRequested = Signal(str)
     continueRequested = Signal(str)  # a run folder to train on from its last completed epoch
+    exportRequested = Signal(str)  # a finished run folder to export (the window's Export dialog)
 
     COLUMNS = ("Run", "Date", "Optimizer", "LR", "Epochs", "Batch", "Best val acc", "Result")
 
@@ -332,6 +338,10 @@ class RunsPanel(QWidget):
             "Train a stopped or interrupted run on from its last completed epoch, with its own settings and data"
         )
         self.continue_button.clicked.connect(self.continue_run)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setObjectName("runsExportButton")
+        self.export_button.setToolTip("Export this run's trained model (.keras, SavedModel, TFLite, ONNX)")
+        self.export_button.clicked.connect(self.export_run)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setObjectName("refreshRunsButton")
         self.refresh_button.clicked.connect(self.refresh)
@@ -341,7 +351,7 @@ class RunsPanel(QWidget):
         title.setStyleSheet("font-weight:600;color:#1F2430;")
         bar.addWidget(title)
         bar.addStretch(1)
-        for b in (self.compare_button, self.continue_button, self.open_button, self.refresh_button):
+        for b in (self.compare_button, self.continue_button, self.open_button, self.export_button, self.refresh_button):
             bar.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -414,6 +424,7 @@ class RunsPanel(QWidget):
         self.open_button.setEnabled(len(sel) == 1 and (Path(sel[0]) / "model.keras").is_file())
         info = self._run(sel[0]) if len(sel) == 1 else None
         self.continue_button.setEnabled(not self.busy and info is not None and info.resumable)
+        self.export_button.setEnabled(info is not None and finished(info))
 
     def set_busy(self, busy: bool) -> None:
         """While a run trains, no run can be continued (one run at a time)."""
@@ -427,6 +438,11 @@ class RunsPanel(QWidget):
         sel = self.selected_dirs()
         if len(sel) == 1 and not self.busy and (info := self._run(sel[0])) is not None and info.resumable:
             self.continueRequested.emit(sel[0])
+
+    def export_run(self) -> None:
+        sel = self.selected_dirs()
+        if len(sel) == 1 and (info := self._run(sel[0])) is not None and finished(info):
+            self.exportRequested.emit(sel[0])
 
     def compare(self) -> CompareDialog | None:
         sel = self.selected_dirs()

@@ -1,7 +1,8 @@
 """The New dialog: a gallery of the built-in templates as cards.
 
-Each card shows the template's name, task, input shape, a short description
-and the layers it starts with; one click selects, a double-click (or Create)
+Each card shows the template's name, task, input shape, what it can do today
+(read from the template: its task and its dataset), a short description and
+the layers it starts with; one click selects, a double-click (or Create)
 accepts. ``TemplateGallery.choose(parent)`` returns the chosen template's
 name, ``EMPTY`` for an empty network, or None when cancelled.
 """
@@ -22,10 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.project import Project
 from app.core.templates import TemplateInfo, list_templates, load_template
 
 EMPTY = "__empty__"
 TASK_TITLES = {"classification": "Classification", "segmentation": "Segmentation", "regression": "Regression"}
+# The tasks LayerLab trains today (the engine refuses a per-pixel output: see
+# train.py's output-layer check); a template of another task is design-only.
+TRAINABLE_TASKS = ("classification",)
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -45,12 +50,18 @@ def _short(text: str, limit: int = 170) -> str:
     return out.strip() or text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def _flow(name: str) -> tuple[str, int]:
+def ability(project: Project) -> tuple[str, bool]:
+    """What a project can do today, in words, and whether that includes training."""
+    if project.task in TRAINABLE_TASKS:
+        data = project.data.source
+        where = f"on {data}" if data else "on an image folder you choose"
+        return f"Trains now {where}; then predict and export.", True
+    title = TASK_TITLES.get(project.task, project.task.title())
+    return f"{title}: design, check and export; training comes later.", False
+
+
+def _flow(project: Project) -> tuple[str, int]:
     """``Conv2D → MaxPooling2D → …`` and the layer count of a template."""
-    try:
-        project = load_template(name)
-    except Exception:  # noqa: BLE001 - a broken template still gets a card
-        return "", 0
     g = project.graph
     names = [g.node(n).class_name for n in g.topological_order() if g.node(n).class_name != "InputLayer"]
     short = []
@@ -65,7 +76,8 @@ class TemplateCard(QFrame):
     clicked = Signal(str)
     activated = Signal(str)
 
-    def __init__(self, key: str, title: str, meta: str, description: str, flow: str, parent: QWidget | None = None) -> None:
+    def __init__(self, key: str, title: str, meta: str, description: str, flow: str,
+                 can: tuple[str, bool] = ("", True), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.key = key
         self.setObjectName("templateCard")
@@ -84,6 +96,14 @@ class TemplateCard(QFrame):
         m.setObjectName("cardMeta")
         m.setWordWrap(True)
         lay.addWidget(m)
+        text, trains = can
+        if text:
+            a = QLabel(text, self)
+            a.setObjectName("cardAbility")
+            a.setProperty("trains", trains)
+            a.setWordWrap(True)
+            a.setStyleSheet("color:#2E7D4F;" if trains else "color:#9A5B00;")
+            lay.addWidget(a)
         d = QLabel(_short(description), self)
         if d.text() != description:
             d.setToolTip(description)
@@ -129,7 +149,8 @@ class TemplateGallery(QDialog):
 
         head = QLabel("Start a new network", self)
         head.setObjectName("dialogTitle")
-        sub = QLabel("Pick a template to start from. Every template is a complete, trainable network that you can edit.", self)
+        sub = QLabel("Pick a template to start from; you can edit every layer. "
+                     "Each card says what the network can do today.", self)
         sub.setObjectName("dialogSubtitle")
         sub.setWordWrap(True)
 
@@ -139,15 +160,21 @@ class TemplateGallery(QDialog):
         grid.setContentsMargins(2, 2, 2, 2)
         grid.setSpacing(12)
         cols = 3
-        entries: list[tuple[str, str, str, str, str]] = []
+        entries: list[tuple[str, str, str, str, str, tuple[str, bool]]] = []
         for t in self.templates:
-            flow, count = _flow(t.name)
+            try:
+                project = load_template(t.name)
+            except Exception:  # noqa: BLE001 - a broken template still gets a card
+                flow, count, can = "", 0, ("", False)
+            else:
+                (flow, count), can = _flow(project), ability(project)
             meta = f"{TASK_TITLES.get(t.task, t.task.title())}  ·  input {_shape(t.input_shape)}  ·  {count} layers"
-            entries.append((t.name, t.name, meta, t.description, flow))
+            entries.append((t.name, t.name, meta, t.description, flow, can))
         entries.append((EMPTY, "Empty network", "Any task  ·  input 28×28×1  ·  1 layer",
-                        "Just an Input layer: drag layers from the palette to build your own network.", ""))
-        for i, (key, title, meta, desc, flow) in enumerate(entries):
-            card = TemplateCard(key, title, meta, desc, flow, grid_host)
+                        "Just an Input layer: drag layers from the palette to build your own network.", "",
+                        ("Add layers, then train once it ends in a classifier.", False)))
+        for i, (key, title, meta, desc, flow, can) in enumerate(entries):
+            card = TemplateCard(key, title, meta, desc, flow, can, grid_host)
             card.clicked.connect(self.select)
             card.activated.connect(self._activate)
             grid.addWidget(card, i // cols, i % cols)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,7 +40,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.settings import LOSSES, OPTIMIZERS, SCHEDULES, TrainSettings
+from app.core.validation import check_settings, replace_setting
 from app.engine import events as ev
+from app.gui.diagnostics_panel import PROBLEM_STYLE, SettingProblemLine, mark_widget
 from app.gui.staged import StagedBuild
 from app.gui.worker import TrainWorker
 
@@ -72,6 +74,17 @@ SCHEDULE_LABELS = {
     "warmup_cosine": "Warm-up + cosine",
     "reduce_on_plateau": "Reduce on plateau",
 }
+# training setting -> the panel's widget that shows it (problems are marked there)
+SETTING_WIDGETS = {
+    "loss": "loss_combo",
+    "optimizer": "optimizer_combo",
+    "learning_rate": "lr_spin",
+    "schedule.name": "schedule_combo",
+    "epochs": "epochs_spin",
+    "batch_size": "batch_spin",
+    "early_stopping": "early_check",
+    "early_stopping_patience": "patience_spin",
+}
 CLASSIFICATION = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
 PASS_THROUGH = {"Dropout", "Activation", "Softmax", "ActivityRegularization", "GaussianNoise", "GaussianDropout", "AlphaDropout"}
 PLAIN_STOP = {
@@ -101,6 +114,62 @@ QGroupBox { font-weight:600; color:#1F2430; border:1px solid #E3E7ED; border-rad
     padding:10px 8px 6px 8px; background:#FFFFFF; }
 QGroupBox::title { subcontrol-origin: margin; left:10px; padding:0 4px; }
 """
+
+
+# -- the run state --------------------------------------------------------------------
+IDLE, STARTING, RUNNING, PAUSING, PAUSED, STOPPING = "idle", "starting", "running", "pausing", "paused", "stopping"
+
+
+@dataclass
+class RunState:
+    """The run as the panel knows it: one record that every widget is painted from.
+
+    The buttons, the progress bar, the ETA line, the status line and the window's
+    status bar all read it, so they cannot disagree (paused at batch 35 everywhere).
+    """
+
+    phase: str = IDLE
+    epoch: int = 0  # the epoch in progress (1-based)
+    batch: int = 0  # batches done in it
+    steps: int = 0  # batches per epoch; 0 until the run has started
+    total_epochs: int = 0
+    initial_epoch: int = 0  # epochs done before this run (a continued run)
+    rate: float = 0.0  # samples per second
+    status: str = ""  # the status line
+    outcome: str = ""  # the progress bar's text once a run has ended
+    done: float = 0.0  # the progress bar's fill once a run has ended
+
+    def fraction(self) -> float:
+        """How much of this run is done, 0..1."""
+        if not self.steps:
+            return 0.0
+        todo = max(1, self.total_epochs - self.initial_epoch)
+        done = (self.epoch - 1 - self.initial_epoch) + self.batch / self.steps
+        return min(1.0, max(0.0, done / todo))
+
+    def position(self) -> str:
+        return f"epoch {self.epoch}/{self.total_epochs} · batch {self.batch}/{self.steps}" if self.steps else ""
+
+    def progress_text(self) -> str:
+        if self.phase == IDLE:
+            return self.outcome or "Ready"
+        pos = self.position()
+        if not pos:
+            return {STOPPING: "Stopping…", PAUSING: "Pausing…"}.get(self.phase, "Starting…")
+        word = {RUNNING: "", PAUSING: "Pausing · ", PAUSED: "Paused · ", STOPPING: "Stopping · "}.get(self.phase, "")
+        return f"{word}{pos}" if word else pos[0].upper() + pos[1:]
+
+    def summary(self) -> str:
+        """One line for the window's status bar; empty when no run is active."""
+        pos = self.position()
+        return {
+            IDLE: "",
+            STARTING: "Training: starting…",
+            RUNNING: f"Training: {pos}",
+            PAUSING: f"Pausing: {pos}" if pos else "Pausing…",
+            PAUSED: f"Paused at {pos}",
+            STOPPING: f"Stopping: {pos}" if pos else "Stopping…",
+        }[self.phase]
 
 
 # -- what fits the network's output ---------------------------------------------------
@@ -226,6 +295,18 @@ class LearningRateSpin(QDoubleSpinBox):
         self.setValue(min(max(v, self.minimum()), self.maximum()))
 
 
+class FittingScrollArea(QScrollArea):
+    """A scroll area that asks for its whole content's height (Qt caps the hint at ~24 lines),
+    so a tall window shows every setting unscrolled and a short one scrolls them."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        widget = self.widget()
+        if widget is None:
+            return super().sizeHint()
+        frame = 2 * self.frameWidth()
+        return QSize(super().sizeHint().width(), widget.sizeHint().height() + frame)
+
+
 class TrainingPanel(QWidget, StagedBuild):
     """See the module docstring. ``project_provider()`` returns the current Project."""
 
@@ -233,6 +314,7 @@ class TrainingPanel(QWidget, StagedBuild):
     runFinished = Signal(object)  # RunResult
     runFailed = Signal(str)  # the reason, in plain words
     settingsChanged = Signal(object)  # the new TrainSettings
+    runStateChanged = Signal(str)  # RunState.summary(): one line for the window's status bar, "" when idle
 
     def __init__(
         self,
@@ -246,7 +328,7 @@ class TrainingPanel(QWidget, StagedBuild):
         """Build the whole panel now, or (``staged``) one piece per :meth:`step` call."""
         super().__init__(parent)
         self.setObjectName("trainingPanel")
-        self.setStyleSheet(PANEL_STYLE)
+        self.setStyleSheet(PANEL_STYLE + PROBLEM_STYLE)
         self._provider = project_provider
         self._analysis: Any = None
         self.runs_dir: Path | None = Path(runs_dir) if runs_dir else None
@@ -258,7 +340,9 @@ class TrainingPanel(QWidget, StagedBuild):
         self.worker.failed.connect(self._on_failed)
         self.last_result: Any = None
         self._reset_run_state()
-        self._construction = self._build_all(embed_curves)  # (self._steps is the run's steps per epoch)
+        self._lr_steps = 0  # steps per epoch of the last run: the schedule plot's x resolution
+        self._problems: list[Any] = []  # SettingProblems of the current settings
+        self._construction = self._build_all(embed_curves)
         if not staged:
             self.finish()
 
@@ -328,10 +412,11 @@ class TrainingPanel(QWidget, StagedBuild):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setHorizontalSpacing(10)
         form.setVerticalSpacing(7)
-        form.addRow("Loss", self.loss_combo)
-        form.addRow("Optimizer", self.optimizer_combo)
-        form.addRow("Learning rate", self.lr_spin)
-        form.addRow("Schedule", self.schedule_combo)
+        self._problem_lines: dict[str, tuple[QFormLayout, SettingProblemLine]] = {}
+        self._field(form, "Loss", self.loss_combo, "loss")
+        self._field(form, "Optimizer", self.optimizer_combo, "optimizer")
+        self._field(form, "Learning rate", self.lr_spin, "learning_rate")
+        self._field(form, "Schedule", self.schedule_combo, "schedule.name")
         form.addRow(self.lr_plot)
 
         run_box = QGroupBox("Run")
@@ -339,12 +424,14 @@ class TrainingPanel(QWidget, StagedBuild):
         form2.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form2.setHorizontalSpacing(10)
         form2.setVerticalSpacing(7)
-        form2.addRow("Epochs", self.epochs_spin)
-        form2.addRow("Batch size", self.batch_spin)
+        self._field(form2, "Epochs", self.epochs_spin, "epochs")
+        self._field(form2, "Batch size", self.batch_spin, "batch_size")
         early_row = QHBoxLayout()
         early_row.addWidget(self.early_check)
         early_row.addWidget(self.patience_spin, 1)
         form2.addRow(early_row)
+        self._field(form2, None, None, "early_stopping")
+        self._field(form2, None, None, "early_stopping_patience")
 
         # buttons
         self.train_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Train")
@@ -382,6 +469,13 @@ class TrainingPanel(QWidget, StagedBuild):
         self.notice_label.setObjectName("runNotice")
         self.notice_label.setWordWrap(True)
         self.notice_label.setVisible(False)
+        self.problems_label = QLabel("")
+        self.problems_label.setObjectName("settingsProblems")
+        self.problems_label.setStyleSheet(
+            "color:#8C1D18; background:#FCEEEC; border:1px solid #F2C4BF; border-radius:6px; padding:5px 8px;"
+        )
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setVisible(False)
 
         side = QWidget()
         side.setObjectName("trainingSettings")
@@ -390,33 +484,53 @@ class TrainingPanel(QWidget, StagedBuild):
         side_l.setSpacing(8)
         side_l.addWidget(opt_box)
         side_l.addWidget(run_box)
-        side_l.addLayout(buttons)
-        side_l.addWidget(self.progress)
-        side_l.addWidget(self.stats_label)
-        side_l.addWidget(self.status_label)
-        side_l.addWidget(self.fault_label)
-        side_l.addWidget(self.notice_label)
         side_l.addStretch(1)
+        # The run controls sit below the settings, outside their scroll area: on a short
+        # screen the settings scroll, but Train / Pause / Stop and the progress always show.
+        controls = QWidget()
+        controls.setObjectName("trainingControls")
+        ctl = QVBoxLayout(controls)
+        ctl.setContentsMargins(0, 0, 0, 0)
+        ctl.setSpacing(6)
+        ctl.addWidget(self.problems_label)
+        self.other_problems = QVBoxLayout()  # settings this panel has no widget for (task, name, momentum…)
+        self.other_problems.setSpacing(4)
+        ctl.addLayout(self.other_problems)
+        ctl.addLayout(buttons)
+        ctl.addWidget(self.progress)
+        ctl.addWidget(self.stats_label)
+        ctl.addWidget(self.status_label)
+        ctl.addWidget(self.fault_label)
+        ctl.addWidget(self.notice_label)
+        self.controls = controls
         # Text that changes during a run must never resize the plots (a pyqtgraph relayout
         # costs tens of ms): the labels ignore their text width and the column has a fixed width.
-        for label in (self.stats_label, self.status_label, self.fault_label, self.notice_label):
+        for label in (self.stats_label, self.status_label, self.fault_label, self.notice_label, self.problems_label):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        # A short window scrolls the settings column rather than squashing its boxes.
-        self.side_scroll = QScrollArea()
+        self.side_scroll = FittingScrollArea()
         self.side_scroll.setObjectName("trainingSettingsScroll")
         self.side_scroll.setWidget(side)
         self.side_scroll.setWidgetResizable(True)
         self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.setMinimumHeight(120)
         self.side_scroll.viewport().setAutoFillBackground(False)
         side.setAutoFillBackground(False)
+        column = QWidget()
+        column.setObjectName("trainingColumn")
+        col_l = QVBoxLayout(column)
+        col_l.setContentsMargins(0, 0, 0, 0)
+        col_l.setSpacing(8)
+        col_l.addWidget(self.side_scroll)
+        col_l.addWidget(controls)
+        col_l.addStretch(1)  # a tall window: the controls stay right under the settings
         bar = self.side_scroll.verticalScrollBar().sizeHint().width()
+        width = 360 if embed_curves else 290
+        side.setMinimumWidth(width)
         if embed_curves:
-            side.setMinimumWidth(360)
-            self.side_scroll.setFixedWidth(360 + bar)
+            column.setFixedWidth(width + bar)
         else:
-            side.setMinimumWidth(290)
-            self.side_scroll.setMinimumWidth(290 + bar)
+            column.setMinimumWidth(width + bar)
         side.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
         yield "settings"
@@ -427,7 +541,7 @@ class TrainingPanel(QWidget, StagedBuild):
         root = QHBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
         root.setSpacing(12)
-        root.addWidget(self.side_scroll)
+        root.addWidget(column)
         if embed_curves:
             line = QFrame()
             line.setFrameShape(QFrame.Shape.VLine)
@@ -436,18 +550,23 @@ class TrainingPanel(QWidget, StagedBuild):
             root.addWidget(self.curves, 1)
 
         # wiring
-        self.loss_combo.currentIndexChanged.connect(self._edited)
-        self.optimizer_combo.currentIndexChanged.connect(self._edited)
-        self.lr_spin.valueChanged.connect(self._edited)
-        self.schedule_combo.currentIndexChanged.connect(self._edited)
-        self.epochs_spin.valueChanged.connect(self._edited)
-        self.batch_spin.valueChanged.connect(self._edited)
-        self.early_check.toggled.connect(self._edited)
-        self.patience_spin.valueChanged.connect(self._edited)
+        # each widget writes its own setting only: a wrong value elsewhere stays for its widget to show
+        self.loss_combo.currentIndexChanged.connect(lambda _i: self._edited("loss", self.loss_combo.currentData()))
+        self.optimizer_combo.currentIndexChanged.connect(
+            lambda _i: self._edited("optimizer", self.optimizer_combo.currentData())
+        )
+        self.lr_spin.valueChanged.connect(lambda v: self._edited("learning_rate", float(v)))
+        self.schedule_combo.currentIndexChanged.connect(
+            lambda _i: self._edited("schedule.name", self.schedule_combo.currentData())
+        )
+        self.epochs_spin.valueChanged.connect(lambda v: self._edited("epochs", int(v)))
+        self.batch_spin.valueChanged.connect(lambda v: self._edited("batch_size", int(v)))
+        self.early_check.toggled.connect(lambda on: self._edited("early_stopping", bool(on)))
+        self.patience_spin.valueChanged.connect(lambda v: self._edited("early_stopping_patience", int(v)))
         self.train_button.clicked.connect(self.train)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
-        self._set_running_ui(False)
+        self._render()
 
     # -- project <-> form ---------------------------------------------------------
     def project(self) -> Any:
@@ -477,17 +596,22 @@ class TrainingPanel(QWidget, StagedBuild):
                 self.patience_spin,
             )
         ]
+        # A file may hold anything (NaN, -3, "fast"): each widget shows the nearest value it
+        # can, or the default, and the problem line under it says what the file holds.
+        d = TrainSettings()
         self._fill_losses()
-        _select(self.optimizer_combo, s.optimizer)
-        self.lr_spin.setValue(float(s.learning_rate))
-        _select(self.schedule_combo, s.schedule.name)
-        self.epochs_spin.setValue(int(s.epochs))
-        self.batch_spin.setValue(int(s.batch_size))
-        self.early_check.setChecked(bool(s.early_stopping))
-        self.patience_spin.setValue(int(s.early_stopping_patience))
-        self.patience_spin.setEnabled(bool(s.early_stopping))
+        _select(self.optimizer_combo, s.optimizer, d.optimizer)
+        self.lr_spin.setValue(_spin_value(self.lr_spin, s.learning_rate, d.learning_rate))
+        _select(self.schedule_combo, s.schedule.name, d.schedule.name)
+        self.epochs_spin.setValue(_spin_value(self.epochs_spin, s.epochs, d.epochs))
+        self.batch_spin.setValue(_spin_value(self.batch_spin, s.batch_size, d.batch_size))
+        early = s.early_stopping if isinstance(s.early_stopping, bool) else d.early_stopping
+        self.early_check.setChecked(early)
+        self.patience_spin.setValue(_spin_value(self.patience_spin, s.early_stopping_patience, d.early_stopping_patience))
+        self.patience_spin.setEnabled(early)
         del blockers
         self._update_lr_plot()
+        self.refresh_problems()
 
     def _fill_losses(self) -> None:
         project = self.project()
@@ -514,33 +638,23 @@ class TrainingPanel(QWidget, StagedBuild):
                 if it is not None:
                     it.setEnabled(False)
         if current not in LOSSES:
-            self.loss_combo.addItem(current, current)
+            self.loss_combo.addItem(_show_value(current), current)
         _select(self.loss_combo, current)
         fit = next((why for n, ok, why in choices if n == current), "")
         bad = next((not ok for n, ok, _ in choices if n == current), False)
-        self.loss_combo.setToolTip(("Does not fit this network: " if bad else "") + (fit or current))
+        self.loss_combo.setProperty("plainToolTip", ("Does not fit this network: " if bad else "") + (fit or _show_value(current)))
         del blocker
+        if hasattr(self, "_problem_lines"):
+            self._mark("loss")
 
-    def settings_from_form(self, base: TrainSettings) -> TrainSettings:
-        schedule = replace(base.schedule, name=str(self.schedule_combo.currentData() or base.schedule.name))
-        return replace(
-            base,
-            loss=str(self.loss_combo.currentData() or base.loss),
-            optimizer=str(self.optimizer_combo.currentData() or base.optimizer),
-            learning_rate=float(self.lr_spin.value()),
-            schedule=schedule,
-            epochs=int(self.epochs_spin.value()),
-            batch_size=int(self.batch_spin.value()),
-            early_stopping=bool(self.early_check.isChecked()),
-            early_stopping_patience=int(self.patience_spin.value()),
-        )
-
-    def _edited(self, *_: Any) -> None:
+    def _edited(self, key: str, value: Any) -> None:
+        """One widget's edit: ``key`` (e.g. ``schedule.name``) of ``project.training`` set to ``value``."""
         project = self.project()
-        if project is None:
+        if project is None or value is None:  # (a combo's separator has no data)
             return
-        new = self.settings_from_form(project.training)
-        self.patience_spin.setEnabled(self.early_check.isChecked())
+        if key == "early_stopping":
+            self.patience_spin.setEnabled(bool(value))
+        new = replace_setting(project.training, key, value)
         if new == project.training:
             return
         loss_changed = new.loss != project.training.loss
@@ -548,9 +662,84 @@ class TrainingPanel(QWidget, StagedBuild):
         if loss_changed:
             self._fill_losses()
         self._update_lr_plot()
+        self.refresh_problems()
         if self.is_running():
             self.notice_label.setVisible(True)
         self.settingsChanged.emit(new)
+
+    # -- wrong settings, shown where they are set ------------------------------------
+    def _field(self, form: QFormLayout, label: str | None, widget: QWidget | None, key: str) -> None:
+        """A form row for ``widget`` (if any) and, under it, the line that names its problem."""
+        if widget is not None:
+            form.addRow(label, widget)
+        line = SettingProblemLine()
+        line.fixClicked.connect(self._apply_fix)
+        form.addRow(line)
+        form.setRowVisible(line, False)
+        self._problem_lines[f"training.{key}"] = (form, line)
+
+    def problems(self) -> list[Any]:
+        """The SettingProblems of the current project (Train stays off while there are any)."""
+        return list(self._problems)
+
+    def refresh_problems(self) -> list[Any]:
+        """Judge the settings again: mark each problem on its widget, or list it above Train."""
+        project = self.project()
+        problems = []
+        if project is not None:
+            problems = check_settings(project.data, project.training, project.task, name=project.name)
+        self._problems = problems
+        for path in self._problem_lines:
+            self._mark(path.removeprefix("training."))
+        while self.other_problems.count():
+            item = self.other_problems.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()  # (out of the layout it would still paint until deleted)
+                item.widget().deleteLater()
+        for p in problems:
+            if p.setting not in self._problem_lines and not p.setting.startswith("data."):
+                line = SettingProblemLine()
+                line.fixClicked.connect(self._apply_fix)
+                self.other_problems.addWidget(line)  # (parented first: shown before that, it would be a window)
+                line.show_problem(p)
+        mine = sum(1 for p in problems if not p.setting.startswith("data."))
+        data = len(problems) - mine
+        parts = [f"{mine} here (marked in red)" if mine else "", f"{data} in the Data tab" if data else ""]
+        n = len(problems)
+        self.problems_label.setText(
+            f"Train is off until {n} setting{'s' * (n != 1)} {'are' if n != 1 else 'is'} fixed: "
+            + ", ".join(x for x in parts if x) + "."
+        )
+        self.problems_label.setVisible(bool(problems))
+        self._set_running_ui(self.state.phase != IDLE)
+        return problems
+
+    def _mark(self, key: str) -> None:
+        path = f"training.{key}"
+        problem = next((p for p in self._problems if p.setting == path), None)
+        widget = SETTING_WIDGETS.get(key)
+        if widget is not None:
+            mark_widget(getattr(self, widget), problem.message if problem else None)
+        form, line = self._problem_lines[path]
+        line.show_problem(problem)
+        form.setRowVisible(line, problem is not None)
+
+    def _apply_fix(self, problem: Any) -> None:
+        """A problem's one-click fix: that one setting set to ``fix_value``."""
+        project = self.project()
+        if project is None or problem.fix_value is None:
+            return
+        section, _, rest = problem.setting.partition(".")
+        if section == "training":
+            project.training = replace_setting(project.training, rest, problem.fix_value)
+        elif section == "data":
+            project.data = replace_setting(project.data, rest, problem.fix_value)
+        elif section in ("task", "name") and not rest:
+            setattr(project, section, problem.fix_value)
+        else:
+            return
+        self.refresh_from_project()
+        self.settingsChanged.emit(project.training)
 
     def _update_lr_plot(self) -> None:
         project = self.project()
@@ -560,7 +749,7 @@ class TrainingPanel(QWidget, StagedBuild):
             from app.engine.compile import lr_curve
 
             s = project.training
-            steps = self._steps or 50
+            steps = self._lr_steps or 50
             values = lr_curve(s, int(s.epochs), int(steps))
         except Exception:  # noqa: BLE001 - a half-typed setting: keep the last curve
             return
@@ -581,6 +770,9 @@ class TrainingPanel(QWidget, StagedBuild):
         project = self.project()
         if project is None:
             self._show_fault("No project is open.")
+            return False
+        if self.refresh_problems():
+            self._show_fault("Fix the settings marked in red first: " + "; ".join(p.message for p in self._problems))
             return False
         data = self.data_override
         if data is None and not project.data.source:
@@ -614,11 +806,8 @@ class TrainingPanel(QWidget, StagedBuild):
             self.curves.add_epoch(row["epoch"], row)
         self.fault_label.setVisible(False)
         self.notice_label.setVisible(False)
-        self.status_label.setText(status)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Starting…")
-        self._total_epochs = int(snapshot.training.epochs)
+        self.state = RunState(phase=STARTING, total_epochs=_int(snapshot.training.epochs) or 0, status=status)
+        self._render()
 
     def continue_run(self, run_dir: str | Path) -> bool:
         """Train a stopped or interrupted run on from its last completed epoch.
@@ -643,43 +832,35 @@ class TrainingPanel(QWidget, StagedBuild):
         return self.worker.start(snapshot, resume=run_dir)
 
     def toggle_pause(self) -> None:
-        if not self.is_running():
-            return
-        if self.worker.is_paused():
+        if self.state.phase in (PAUSING, PAUSED):
             self.resume()
         else:
             self.pause()
 
     def pause(self) -> None:
-        if not self.is_running():
+        """Ask the run to pause at its next batch; the Paused event says where it did."""
+        if not self.is_running() or self.state.phase not in (STARTING, RUNNING):
             return
         self.worker.pause()
-        self.pause_button.setText("Resume")
-        self.pause_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
-        self.status_label.setText("Pausing at the next batch…")
-        self._pause_t0 = time.perf_counter()
+        self._set_state(phase=PAUSING, status="Pausing at the next batch…")
 
     def resume(self) -> None:
+        if not self.is_running() or self.state.phase not in (PAUSING, PAUSED):
+            return
         self.worker.resume()
-        self.pause_button.setText("Pause")
-        self.pause_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause))
         if self._pause_t0 is not None:
             self._paused_s += time.perf_counter() - self._pause_t0
             self._pause_t0 = None
-        self.status_label.setText("Training…")
+        self._set_state(phase=RUNNING if self.state.steps else STARTING, status="Training…")
 
     def stop(self) -> None:
-        if not self.is_running():
+        if not self.is_running() or self.state.phase == STOPPING:
             return
         self.worker.stop()
-        self.resume_ui_only()
-        self.stop_button.setEnabled(False)
-        self.pause_button.setEnabled(False)
-        self.status_label.setText("Stopping at the next batch…")
-
-    def resume_ui_only(self) -> None:
-        self.pause_button.setText("Pause")
-        self.pause_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+        if self._pause_t0 is not None:
+            self._paused_s += time.perf_counter() - self._pause_t0
+            self._pause_t0 = None
+        self._set_state(phase=STOPPING, status="Stopping at the next batch…")
 
     # -- closing -------------------------------------------------------------------
     def _confirm_close(self) -> bool:
@@ -719,75 +900,80 @@ class TrainingPanel(QWidget, StagedBuild):
 
     # -- events (GUI thread) -------------------------------------------------------------
     def _reset_run_state(self) -> None:
-        self._epoch = 0
-        self._batch = 0
-        self._steps = getattr(self, "_steps", 0) or 0
-        self._total_epochs = 0
-        self._initial_epoch = 0
-        self._rate = 0.0
+        self.state = RunState()
         self._t0: float | None = None
         self._paused_s = 0.0
         self._pause_t0: float | None = None
         self._dirty = False
-        self._phase = "idle"
+        self._summary = ""
         self.batch_events = 0
         self._prev_batch: tuple[int, int, float, float] | None = None
         self.run_dir: str | None = None
 
     def _set_running_ui(self, running: bool) -> None:
-        self.train_button.setEnabled(not running)
-        self.train_button.setToolTip(
-            "A run is active: stop it first" if running else "Train the current network on the project's dataset"
-        )
-        self.pause_button.setEnabled(running)
-        self.stop_button.setEnabled(running)
-        if not running:
-            self.resume_ui_only()
+        """Train is enabled with no run active and no settings problem; its tooltip says why not."""
+        if running:
+            why = "A run is active: stop it first"
+        elif self._problems:
+            why = "Fix the settings first: " + "; ".join(p.message for p in self._problems)
+        else:
+            why = ""
+        self.train_button.setEnabled(not why)
+        self.train_button.setToolTip(why or "Train the current network on the project's dataset")
+
+    def _set_state(self, **changes: Any) -> None:
+        """Change the run state and repaint every widget from it at once."""
+        self.state = replace(self.state, **changes)
+        self._render()
 
     def _on_started(self) -> None:
-        self._set_running_ui(True)
-        self._phase = "starting"
         self._ui_timer.start()
+        self._render()
         self.runStarted.emit()
 
     def _on_event(self, e: Any) -> None:
+        st = self.state
         if isinstance(e, ev.BatchEnd):
             self.batch_events += 1
-            self._epoch, self._batch, self._steps = e.epoch, e.batch, e.steps
-            self._rate = e.samples_per_s or self._rate
+            st.epoch, st.batch, st.steps = e.epoch, e.batch, e.steps
+            st.rate = e.samples_per_s or st.rate
             x = (e.epoch - 1) + (e.batch / e.steps if e.steps else 0.0)
             loss, acc = self._batch_values(e)
             self.curves.add_batch(x, loss, acc)
             self._dirty = True
         elif isinstance(e, ev.EpochEnd):
-            self._epoch, self._batch = e.epoch, self._steps or self._batch
+            st.epoch, st.batch = e.epoch, st.steps or st.batch
             self.curves.add_epoch(e.epoch, e.logs)
             self._dirty = True
         elif isinstance(e, ev.RunStarted):
             self._t0 = time.perf_counter()
-            self._total_epochs = e.epochs
-            self._initial_epoch = e.initial_epoch
-            self._epoch = e.initial_epoch + 1
-            self._steps = e.steps_per_epoch
             self.run_dir = e.run_dir
+            self._lr_steps = e.steps_per_epoch
             self.curves.set_run_length(e.epochs)
-            self._phase = "running"
-            self.status_label.setText(
+            status = (
                 f"Training on {e.train_samples} images ({e.validation_samples} for validation), "
                 f"{len(e.class_names)} classes."
             )
+            phase = st.phase if st.phase in (PAUSING, STOPPING) else RUNNING
+            self._set_state(
+                phase=phase, total_epochs=e.epochs, initial_epoch=e.initial_epoch, epoch=e.initial_epoch + 1,
+                batch=0, steps=e.steps_per_epoch, status=status if phase == RUNNING else st.status,
+            )  # fmt: skip
             self._update_lr_plot()
-            self._dirty = True
         elif isinstance(e, ev.Paused):
-            self.status_label.setText(f"Paused at epoch {e.epoch}, batch {e.batch}.")
-            self._phase = "paused"
+            if st.phase == PAUSING:  # (not when Resume or Stop came first)
+                self._pause_t0 = time.perf_counter()
+                self._set_state(
+                    phase=PAUSED, epoch=e.epoch, batch=e.batch,
+                    status=f"Paused at epoch {e.epoch}, batch {e.batch}. Resume carries on from there.",
+                )  # fmt: skip
         elif isinstance(e, ev.Resumed):
-            self.status_label.setText("Training…")
-            self._phase = "running"
+            if st.phase == RUNNING:
+                self._set_state(epoch=e.epoch, batch=e.batch, status="Training…")
         elif isinstance(e, ev.Stopped):
-            self.status_label.setText(PLAIN_STOP.get(e.reason, e.reason) + "; saving the run…")
+            self._set_state(phase=STOPPING, status=PLAIN_STOP.get(e.reason, e.reason) + "; saving the run…")
         elif isinstance(e, ev.Info):
-            self.status_label.setText(e.message)
+            self._set_state(status=e.message)
 
     def _batch_values(self, e: ev.BatchEnd) -> tuple[float | None, float | None]:
         """The mean loss / accuracy of the batches since the last event.
@@ -814,23 +1000,21 @@ class TrainingPanel(QWidget, StagedBuild):
     def _on_finished(self, result: Any) -> None:
         self.last_result = result
         self._ui_timer.stop()
-        self._set_running_ui(False)
-        self._phase = "idle"
         if self._pause_t0 is not None:
             self._paused_s += time.perf_counter() - self._pause_t0
             self._pause_t0 = None
+        st = self.state
         if not result.failed:
-            if result.stopped_reason in ("completed", "early_stopping"):
-                self.progress.setRange(0, 1000)
-                self.progress.setValue(1000)
-            acc = (result.metrics or {}).get("accuracy")
             what = PLAIN_STOP.get(result.stopped_reason, result.stopped_reason)
+            acc = (result.metrics or {}).get("accuracy")
             tail = f" · validation accuracy {acc:.1%}" if isinstance(acc, (int, float)) else ""
-            self.progress.setFormat(f"{what} · {result.epochs_completed} epoch(s)")
-            self.status_label.setText(f"{what} after {result.epochs_completed} epoch(s){tail}. Saved to {Path(result.run_dir).name}.")
+            complete = result.stopped_reason in ("completed", "early_stopping")
+            self._set_state(
+                phase=IDLE, done=1.0 if complete else st.fraction(), outcome=f"{what} · {result.epochs_completed} epoch(s)",
+                status=f"{what} after {result.epochs_completed} epoch(s){tail}. Saved to {Path(result.run_dir).name}.",
+            )  # fmt: skip
         else:
-            self.progress.setFormat("Failed")
-        self._paint_stats(final=True)
+            self._set_state(phase=IDLE, done=st.fraction(), outcome="Failed")
         self.curves.redraw()
         self.curves.set_run_length(None)  # free zoom / auto-range again
         self.runFinished.emit(result)
@@ -838,63 +1022,88 @@ class TrainingPanel(QWidget, StagedBuild):
     def _on_failed(self, reason: str) -> None:
         self._ui_timer.stop()
         self.curves.set_run_length(None)
-        self._set_running_ui(False)
-        self._phase = "idle"
+        self._set_state(phase=IDLE, done=self.state.fraction(), outcome="Failed", status="The run failed.")
         self._show_fault(reason)
-        self.status_label.setText("The run failed.")
-        if self.progress.format() in ("Starting…", "Ready"):
-            self.progress.setFormat("Failed")
         self.runFailed.emit(reason)
 
     def _show_fault(self, text: str) -> None:
         self.fault_label.setText(text)
         self.fault_label.setVisible(True)
-        # Once laid out, scroll the settings column (if it must scroll) so the reason shows.
-        QTimer.singleShot(0, lambda: self.side_scroll.ensureWidgetVisible(self.fault_label, 0, 8))
 
-    # -- painting (10 Hz while running) ----------------------------------------------------
+    # -- painting: every widget from self.state ----------------------------------------------
     def _elapsed(self) -> float:
         if self._t0 is None:
             return 0.0
         paused = self._paused_s + (time.perf_counter() - self._pause_t0 if self._pause_t0 is not None else 0.0)
         return max(0.0, time.perf_counter() - self._t0 - paused)
 
-    def _fraction(self) -> float:
-        todo = max(1, self._total_epochs - self._initial_epoch)
-        if not self._steps:
-            return 0.0
-        done = (self._epoch - 1 - self._initial_epoch) + self._batch / self._steps
-        return min(1.0, max(0.0, done / todo))
+    def _render(self) -> None:
+        """Buttons, progress bar, ETA line, status line and ``runStateChanged``, all from the state."""
+        st = self.state
+        self._dirty = False
+        active = st.phase != IDLE
+        self._set_running_ui(active)
+        paused = st.phase in (PAUSING, PAUSED)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause)
+        )
+        self.pause_button.setEnabled(active and st.phase != STOPPING)
+        self.stop_button.setEnabled(active and st.phase != STOPPING)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(round((st.fraction() if active else st.done) * 1000)))
+        self.progress.setFormat(st.progress_text())
+        self.status_label.setText(st.status)
+        self._paint_stats()
+        summary = st.summary()
+        if summary != self._summary:
+            self._summary = summary
+            self.runStateChanged.emit(summary)
 
     def _paint_progress(self) -> None:
-        self._paint_stats()
-        if not self._dirty:
-            return
-        self._dirty = False
-        if self._steps:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(round(self._fraction() * 1000)))
-            self.progress.setFormat(
-                f"Epoch {self._epoch}/{self._total_epochs} · batch {self._batch}/{self._steps}"
-            )
+        """The 10 Hz timer: the ETA line always, the rest when batches came in."""
+        if self._dirty:
+            self._render()
+        else:
+            self._paint_stats()
 
-    def _paint_stats(self, final: bool = False) -> None:
+    def _paint_stats(self) -> None:
         if self._t0 is None:
+            self.stats_label.setText("")
             return
+        st = self.state
         elapsed = self._elapsed()
-        frac = self._fraction()
+        frac = st.fraction()
         parts = [f"Elapsed {_hms(elapsed)}"]
-        if not final and frac > 0.005:
+        if st.phase == PAUSED:
+            parts.append("ETA — paused")
+        elif st.phase in (RUNNING, PAUSING) and frac > 0.005:
             parts.append(f"ETA {_hms(elapsed / frac * (1 - frac))}")
-        if self._rate > 0:
-            parts.append(f"{self._rate:,.0f} samples/s")
+        if st.rate > 0 and st.phase != PAUSED:
+            parts.append(f"{st.rate:,.0f} samples/s")
         self.stats_label.setText("  ·  ".join(parts))
 
 
-def _select(combo: QComboBox, value: str) -> None:
-    i = combo.findData(value)
+def _select(combo: QComboBox, value: Any, fallback: str | None = None) -> None:
+    i = combo.findData(value) if isinstance(value, str) else -1
+    if i < 0 and fallback is not None:
+        i = combo.findData(fallback)
     if i >= 0:
         combo.setCurrentIndex(i)
+
+
+def _spin_value(spin: QSpinBox | QDoubleSpinBox, value: Any, default: float) -> Any:
+    """What a spin box can show for a setting that may be anything: clamped, or the default."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = number and (isinstance(value, int) or math.isfinite(value))  # (an int may not fit a float)
+    v = value if ok else default
+    v = min(max(v, spin.minimum()), spin.maximum())
+    return int(v) if isinstance(spin, QSpinBox) else float(v)
+
+
+def _show_value(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _hms(seconds: float) -> str:

@@ -3,8 +3,14 @@
 Built right after the window is first painted (so start-up stays fast), and
 wired here rather than in the main window: dataset scans feed the analyzer's
 class count, a finished run opens in Results and Predict, a run picked in the
-runs list reopens there too. The designer docks (palette, inspector) hide
-while another tab is in front and come back with the Design tab.
+runs list reopens there too. The designer docks (palette, inspector, history)
+hide while another tab is in front and come back with the Design tab; the
+Problems dock shrinks to its summary line there.
+
+Each page sits in a scroll area, so no page's minimum size makes the window
+taller or wider than a laptop screen (the Train page fits 1280×720 as it is).
+The status bar shows the training panel's run state while a run is active, in
+place of the analysis state ("Ready to train" while paused would contradict it).
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QTabWidget, QWidget
 
 from app.gui.staged import StagedBuild
 from app.paths import cache_dir
@@ -64,10 +70,18 @@ class Workspace(QObject, StagedBuild):
         train_page.addWidget(self.runs)
         train_page.setStretchFactor(0, 4)
         train_page.setStretchFactor(1, 1)
-        self.tabs.addTab(self.data, "Data")
-        self.tabs.addTab(train_page, "Train")
-        self.tabs.addTab(self.results, "Results")
-        self.tabs.addTab(self.prediction, "Predict")
+        train_page.setChildrenCollapsible(False)  # the run controls never vanish under the runs list
+        self.tabs.addTab(_page(self.data), "Data")
+        self.tabs.addTab(_page(train_page), "Train")
+        self.tabs.addTab(_page(self.results), "Results")
+        self.tabs.addTab(_page(self.prediction), "Predict")
+        self.run_state_label = QLabel(window)
+        self.run_state_label.setObjectName("runStateLabel")
+        self.run_state_label.setVisible(False)
+        window.statusBar().addPermanentWidget(self.run_state_label)
+        self.training.runStateChanged.connect(self._on_run_state)
+        window.diagnostics.expandRequested.connect(lambda: self.tabs.setCurrentIndex(DESIGN))
+        window.undo_stack.indexChanged.connect(self._after_edit)  # a Problems-panel fix may set a data setting
         self._docks_shown: dict[str, bool] = {}
         self._scanned = ""
         self.tabs.currentChanged.connect(self._on_tab)
@@ -80,6 +94,7 @@ class Workspace(QObject, StagedBuild):
         self.runs.overlayRequested.connect(self.training.show_overlays)
         self.runs.openModelRequested.connect(self.open_model)
         self.runs.continueRequested.connect(self.continue_run)
+        self.runs.exportRequested.connect(window.open_export_dialog)
         self.training.runStarted.connect(lambda: self.runs.set_busy(True))
         self.training.runFinished.connect(lambda *_: self.runs.set_busy(False))
         self.training.runFailed.connect(lambda *_: self.runs.set_busy(False))
@@ -96,6 +111,7 @@ class Workspace(QObject, StagedBuild):
         """After New/Open/Import/Undo: every panel shows the current project's settings."""
         self.num_classes = None
         self.unsaved_runs = []  # another document: those runs stay where they are
+        self._data_shown = self.window.project.data  # what the Data panel shows
         self.data.refresh_from_project()
         self.training.refresh_from_project()
         self.runs.set_folder(self.runs_folder())
@@ -103,8 +119,16 @@ class Workspace(QObject, StagedBuild):
     def set_analysis(self, analysis: Any) -> None:
         self.training.set_analysis(analysis)
 
+    def _after_edit(self, *_: Any) -> None:
+        if self.window.project.data != self._data_shown:
+            self.data.refresh_from_project()
+            self._data_shown = self.window.project.data
+
     def _on_settings(self, *_: Any) -> None:
+        self._data_shown = self.window.project.data
         self.window.mark_modified()
+        self.data.refresh_problems()  # a fix in one panel clears its mark in the other (and Train)
+        self.training.refresh_problems()
 
     def _on_scan(self, report: Any) -> None:
         self._scanned = str(self.window.project.data.source)
@@ -184,9 +208,17 @@ class Workspace(QObject, StagedBuild):
 
     # -- tabs -----------------------------------------------------------------------------------
     def _designer_docks(self) -> list[QWidget]:
-        return [self.window.palette_dock, self.window.inspector_dock]
+        return [self.window.palette_dock, self.window.inspector_dock, self.window.history_dock]
+
+    def _on_run_state(self, summary: str) -> None:
+        """While a run is active the status bar says what it is doing, and only that."""
+        colour = "#B7791F" if summary.startswith(("Paused", "Pausing")) else "#3B6FE0"
+        self.run_state_label.setText(f"<span style='color:{colour}'>●</span> {summary}")
+        self.run_state_label.setVisible(bool(summary))
+        self.window.state_label.setVisible(not summary)
 
     def _on_tab(self, index: int) -> None:
+        self.window.diagnostics.hold_collapsed(index != DESIGN)
         for dock in self._designer_docks():
             name = dock.objectName()
             if index == DESIGN:
@@ -212,3 +244,39 @@ class Workspace(QObject, StagedBuild):
                 panel.shutdown()
             except RuntimeError:
                 pass
+
+
+class _Fitted(QWidget):
+    """Holds a page without a layout of its own, so its scroll area scrolls only below the
+    page's minimum size. (A layout with word-wrapped labels reports height-for-width, and
+    QScrollArea then scrolls whenever the page is shorter than its *preferred* height.)"""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.page = page
+        page.setParent(self)
+        page.installEventFilter(self)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt
+        return self.page.minimumSizeHint().expandedTo(self.page.minimumSize())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt
+        return self.minimumSizeHint()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt
+        self.page.setGeometry(self.rect())
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt
+        if obj is self.page and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the page's minimum may have changed
+        return False
+
+
+def _page(widget: QWidget) -> QScrollArea:
+    """A tab page that scrolls when the window is smaller than the page's minimum size."""
+    scroll = QScrollArea()
+    scroll.setObjectName(f"{widget.objectName() or 'page'}Scroll")
+    scroll.setWidget(_Fitted(widget))
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    return scroll

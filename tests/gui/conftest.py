@@ -18,3 +18,20 @@ def _clear_clipboard_at_exit():
     app = QApplication.instance()
     if app is not None:
         release_clipboard(app)
+
+
+@pytest.fixture
+def ready_window(qtbot, tmp_path, monkeypatch):
+    """The real main window on the embedded default, shown, analyzed and with its tabs built."""
+    from app.gui.main_window import MainWindow
+
+    monkeypatch.setenv("LAYERLAB_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setattr(MainWindow, "confirm_unsaved", False)
+    w = MainWindow(offer_recovery=False, autosave=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.analysisApplied, timeout=180_000):  # the first one imports Keras
+        w.show()
+        qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.workspace is not None, timeout=60_000)
+    yield w
+    w.shutdown()

@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PIL import Image  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 import app.gui.app  # noqa: E402,F401  (before any Qt call: the None workaround)
 from app.core.project import Project  # noqa: E402
@@ -100,3 +101,69 @@ def test_bad_source_message_and_input_line(qtbot, panel, tmp_path):
     panel.project_provider = lambda: project
     panel.refresh_input()
     assert "28×28×1 grayscale" in panel.inputLabel.text()
+
+
+def test_folder_layout_is_shown_where_a_folder_is_chosen(qtbot, panel, tmp_path):
+    panel.show()
+    hint = panel.findChild(type(panel.summaryLabel), "folderLayoutHint")
+    assert hint is not None and hint.isVisible()
+    assert "one subfolder per class" in hint.text() and "├──" in hint.text()  # the tiny picture
+    assert "├──" in panel.folderButton.toolTip()
+    # the hint sits by the Folder… button, above the tabs
+    assert panel.folderButton.geometry().bottom() < hint.geometry().top() < panel.tabs.geometry().top()
+
+    flat = tmp_path / "flat"  # images, but no class subfolders
+    flat.mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((8, 8), np.uint8), "L").save(flat / f"{i}.png")
+    with qtbot.waitSignal(panel.scanFinished, timeout=SCAN_TIMEOUT):
+        panel.set_source(str(flat))
+    text = panel.summaryLabel.text()
+    assert "No class subfolders" in text and "“flat”" in text and "3 images lie directly in the folder" in text
+    assert hint.isVisible() and "FCEEEC" in hint.styleSheet()  # shown in red now
+
+    with qtbot.waitSignal(panel.scanFinished, timeout=SCAN_TIMEOUT):
+        panel.set_source(str(_png_folder(tmp_path / "good")))
+    assert not hint.isVisible() and "No class subfolders" not in panel.summaryLabel.text()
+
+
+def test_wrong_data_settings_from_a_file_show_on_their_widgets(qtbot, tmp_path):
+    from dataclasses import replace
+
+    from app.gui.diagnostics_panel import SettingProblemLine
+
+    project = Project()
+    aug = replace(project.data.augmentation, rotation="x", zoom=float("nan"), flip=3)
+    project.data = replace(project.data, validation_split=float("nan"), normalization="fast", seed=-3, augmentation=aug)
+    p = DatasetPanel(lambda: project)  # refreshing from it does not crash
+    qtbot.addWidget(p)
+    p.resize(700, 700)
+    p.show()
+    try:
+        def lines():
+            return {ln.problem.setting: ln for ln in p.findChildren(SettingProblemLine) if not ln.isHidden()}
+
+        found = lines()
+        marked = {"data.validation_split": p.splitSpin, "data.normalization": p.normCombo,
+                  "data.augmentation.flip": p.flipCombo, "data.augmentation.rotation": p.augSpins["rotation"],
+                  "data.augmentation.zoom": p.augSpins["zoom"]}  # fmt: skip
+        for setting, widget in marked.items():
+            assert widget.property("settingProblem") is True, setting
+            assert setting in found and setting.split(".")[-1] in widget.toolTip()
+        assert "data.seed" in found  # no widget for it: listed under the source, with its fix
+        assert "⚠ 5" in p.tabs.tabText(3)
+        assert p.splitSpin.value() == 20 and p.augSpins["rotation"].value() == 0.0
+        p.augSpins["contrast"].setValue(0.3)  # an edit writes its own field only
+        assert project.data.augmentation.contrast == pytest.approx(0.3)
+        assert project.data.augmentation.rotation == "x" and project.data.augmentation.flip == 3
+        with qtbot.waitSignal(p.settingsChanged):
+            qtbot.mouseClick(found["data.augmentation.rotation"].fix_button, Qt.MouseButton.LeftButton)
+        assert project.data.augmentation.rotation == 0.0 and project.data.augmentation.zoom != project.data.augmentation.zoom
+        assert p.augSpins["rotation"].property("settingProblem") is False
+        for setting in ("data.validation_split", "data.normalization", "data.augmentation.flip",
+                        "data.augmentation.zoom", "data.seed"):  # fmt: skip
+            qtbot.mouseClick(lines()[setting].fix_button, Qt.MouseButton.LeftButton)
+        assert p.problems() == [] and lines() == {} and p.tabs.tabText(3) == "Input && augmentation"
+        assert project.data.validation_split == 0.2 and project.data.seed == 1337
+    finally:
+        p.shutdown()

@@ -125,6 +125,41 @@ def test_standard_shortcuts(make_window):
     assert w.act_fit.shortcut() == QKeySequence("Ctrl+0")
 
 
+# Qt's Redo keys by platform: X11 desktops (xcb) bind Ctrl+Shift+Z only, Windows Ctrl+Y only
+# (the offscreen test platform happens to bind both, so each is pinned here).
+PLATFORM_REDO = {"linux-desktop": ["Ctrl+Shift+Z"], "windows": ["Ctrl+Y"]}
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORM_REDO))
+@pytest.mark.parametrize("keys", ["Ctrl+Y", "Ctrl+Shift+Z"])
+def test_ctrl_y_and_ctrl_shift_z_both_redo(make_window, qtbot, monkeypatch, keys, platform):
+    """Typed on the canvas, as a user does, whatever the platform binds to Redo."""
+    from PySide6.QtGui import QKeySequence
+
+    real = QKeySequence.keyBindings
+
+    def bindings(key):
+        if key == QKeySequence.StandardKey.Redo:
+            return [QKeySequence(k) for k in PLATFORM_REDO[platform]]
+        return real(key)
+
+    with monkeypatch.context() as m:
+        m.setattr(QKeySequence, "keyBindings", staticmethod(bindings))
+        w = make_window(wait=False)
+    assert QKeySequence(keys) in w.act_redo.shortcuts()
+    conv1 = node_id(w, "conv1")
+    w.undo_stack.push(SetParam(w.project, conv1, "filters", 8))
+    w.undo_stack.undo()
+    assert w.project.graph.node(conv1).params["filters"] == 32
+    with qtbot.waitActive(w):
+        w.activateWindow()
+    w.canvas.setFocus()
+    combo = QKeySequence(keys)[0]
+    qtbot.keyClick(w.canvas, combo.key(), combo.keyboardModifiers())
+    assert w.project.graph.node(conv1).params["filters"] == 8
+    assert w.undo_stack.index() == 1
+
+
 # -- palette ----------------------------------------------------------------------------
 def test_palette_groups_search_and_tooltips(make_window):
     w = make_window(show=False)
@@ -303,6 +338,25 @@ def test_template_gallery_lists_templates_and_returns_the_choice(qtbot):
     assert "input 32×32×3" in texts and "Add" in texts
     card.activated.emit("resnet-mini")
     assert d.chosen() == "resnet-mini"
+
+
+def test_template_cards_say_what_each_template_can_do_today(qtbot):
+    """unet-mini opens as design only: its card says so; no card claims more than it does."""
+    from app.gui.template_gallery import TemplateGallery
+
+    d = TemplateGallery()
+    qtbot.addWidget(d)
+    sub = d.findChild(QLabel, "dialogSubtitle").text()
+    assert "trainable" not in sub and "complete" not in sub
+
+    def ability(name: str) -> str:
+        label = d.cards[name].findChild(QLabel, "cardAbility")
+        assert label is not None, name
+        return label.text()
+
+    assert ability("unet-mini") == "Segmentation: design, check and export; training comes later."
+    for name in ("mnist-cnn", "mlp", "lenet5", "vgg-mini", "resnet-mini"):
+        assert ability(name).startswith("Trains now on sample:digits"), name
 
 
 # -- recovery ---------------------------------------------------------------------------

@@ -113,3 +113,36 @@ def test_log_toggle_and_overlay(qtbot):
     w.add_batch(0.1, 1.0, 0.1)
     w.clear()
     assert w.point_count() == 0
+
+
+def test_compared_runs_have_distinct_colours_and_a_legend_outside_the_plots(qtbot):
+    from PySide6.QtGui import QColor
+
+    from app.gui.plots import TRAIN_COLOR, VAL_COLOR
+
+    w = LiveCurves()
+    qtbot.addWidget(w)
+    w.resize(700, 500)
+    w.show()
+    in_plot = len(w.loss.legend.items)
+    rows = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "accuracy": 0.5, "val_accuracy": 0.4} for e in (1, 2, 3)]
+    names = [f"2026010{i}-120000-run" for i in range(1, 5)]
+    for name in names:
+        w.overlay(name, rows)
+    colours = [w.loss.overlays[n][0].opts["pen"].color() for n in names]
+    assert len({c.name() for c in colours}) == len(names)  # one colour per run
+    mine = {QColor(TRAIN_COLOR).name(), QColor(VAL_COLOR).name()}
+    assert not mine & {c.name() for c in colours}
+    assert all(c.saturation() > 60 and c.alpha() == 255 for c in colours[:3])  # vivid, not faint grey
+    # the plots' legends keep only the current run's curves; the runs are named above the plots
+    assert len(w.loss.legend.items) == in_plot and len(w.accuracy.legend.items) == in_plot
+    assert w.overlay_legend.isVisible() and all(n in w.overlay_legend.text() for n in names)
+    assert w.overlay_legend.geometry().bottom() < w.loss_plot.geometry().top()
+    w.remove_overlay(names[0])
+    assert names[0] not in w.overlay_legend.text()
+    w.legend_check.setChecked(False)  # collapsible: the in-plot legends hide
+    assert not w.loss.legend.isVisible() and not w.accuracy.legend.isVisible()
+    w.set_legend_visible(True)
+    assert w.loss.legend.isVisible() and w.legend_check.isChecked()
+    w.clear_overlays()
+    assert not w.overlay_legend.isVisible()

@@ -1,4 +1,5 @@
-"""The results panel, offscreen: a fake run folder, the heatmap, a cell click opens its images."""
+"""The results panel, offscreen: run folders written by hand (metrics.json, predictions.csv or an
+older run's misclassified.json, real PNGs), the heatmap, a cell click shows its images beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ pytest.importorskip("pytestqt")
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QLabel, QWidget  # noqa: E402
 
 import app.gui.app  # noqa: E402,F401  (before any Qt call: the None workaround)
 from app.gui.results_panel import ResultsPanel  # noqa: E402
@@ -78,10 +80,95 @@ def test_cell_click_opens_matching_images(qtbot, panel, run_dir):
     assert panel.gallery.paths() == [str(run_dir / "imgs" / "w3.png")]
 
 
-def test_diagonal_cell_explains_and_missing_run(qtbot, panel, run_dir, tmp_path):
+def test_older_run_diagonal_cell_explains_and_missing_run(qtbot, panel, run_dir, tmp_path):
+    """A run from before predictions.csv kept only its mistakes: its diagonal says so in words."""
     panel.load_run(run_dir)
     gallery = panel.open_gallery(2, 2)
     assert gallery.list.count() == 0
-    assert "classified correctly" in gallery.findChild(type(panel.headerLabel), "galleryNote").text()
+    note = gallery.findChild(QLabel, "galleryNote").text()
+    assert "classified correctly" in note and "saved only the images it got wrong" in note
     assert not panel.load_run(tmp_path / "nothing")
     assert "no evaluation" in panel.headerLabel.text()
+    assert panel.gallery.list.count() == 0  # the last run's images went with it
+
+
+# -- every validation image: predictions.csv -------------------------------------------------
+# (true, predicted, confidence) per image, in dataset order; the matrix counts them
+ROWS = [(0, 0, 0.91), (0, 0, 0.42), (0, 1, 0.55), (0, 0, 0.67), (1, 1, 0.99), (1, 2, 0.51),
+        (1, 1, 0.38), (2, 2, 0.73), (2, 2, 0.88)]  # fmt: skip
+
+
+def _matrix(rows):
+    m = [[0] * len(CLASSES) for _ in CLASSES]
+    for t, p, _c in rows:
+        m[t][p] += 1
+    return m
+
+
+@pytest.fixture
+def full_run(tmp_path):
+    """A run folder as training writes it now: one predictions.csv row per validation image."""
+    run = tmp_path / "20251202-160930"
+    imgs = run / "val"
+    imgs.mkdir(parents=True)
+    lines = ["index,path,label,label_index,predicted,predicted_index,confidence,p0,p1,p2"]
+    for i, (t, p, conf) in enumerate(ROWS):
+        path = imgs / f"img{i}.png"
+        Image.fromarray(np.full((12, 12), 25 * i, np.uint8), "L").save(path)
+        probs = [(1 - conf) / 2] * 3
+        probs[p] = conf
+        cells = ",".join(f"{v:.6f}" for v in probs)
+        lines.append(f"{i},{path},{CLASSES[t]},{t},{CLASSES[p]},{p},{conf:.6f},{cells}")
+    (run / "predictions.csv").write_text("\n".join(lines) + "\n")
+    matrix = _matrix(ROWS)
+    metrics = {"loss": 0.3, "accuracy": 7 / 9, "classes": CLASSES, "confusion_matrix": matrix,
+               "per_class": [], "epochs_completed": 1, "stopped_reason": "completed"}  # fmt: skip
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "classes.json").write_text(json.dumps(CLASSES))
+    (run / "misclassified.json").write_text(json.dumps({"split": "validation", "total": 2, "items": []}))
+    return run
+
+
+def _click_cell(qtbot, panel, row, col):
+    centre = panel.matrixView.cell_rect(row, col).center()
+    with qtbot.waitSignal(panel.galleryOpened):
+        QTest.mouseClick(panel.matrixView, Qt.MouseButton.LeftButton, pos=QPointF(centre).toPoint())
+    return panel.gallery
+
+
+def test_a_correct_cell_opens_its_images_least_confident_first(qtbot, panel, full_run):
+    assert panel.load_run(full_run)
+    gallery = _click_cell(qtbot, panel, 0, 0)  # true cat, predicted cat: three images
+    img = full_run / "val"
+    assert gallery.paths() == [str(img / "img1.png"), str(img / "img3.png"), str(img / "img0.png")]
+    assert gallery.list.count() == 3
+    assert gallery.list.item(0).text() == "cat 42.0 %"  # the least sure (likely mislabeled) first
+    assert "classified correctly" in gallery.findChild(QLabel, "galleryNote").text()
+    assert "Least confident first" in gallery.findChild(QLabel, "galleryNote").text()
+    # every cell: the other diagonal ones and a mistake
+    assert _click_cell(qtbot, panel, 1, 1).paths() == [str(img / "img6.png"), str(img / "img4.png")]
+    wrong = _click_cell(qtbot, panel, 1, 2)
+    assert wrong.paths() == [str(img / "img5.png")] and "true dog" in wrong.list.item(0).text()
+    assert _click_cell(qtbot, panel, 2, 0).list.count() == 0  # an empty cell: nothing
+
+
+def test_the_gallery_is_a_panel_beside_the_matrix(qtbot, panel, full_run):
+    """It must not cover the matrix: a child of the Results panel, next to it, both visible."""
+    panel.resize(1200, 640)
+    panel.load_run(full_run)
+    gallery = _click_cell(qtbot, panel, 0, 0)
+    assert gallery.objectName() == "resultsGallery"
+    assert panel.findChild(QWidget, "resultsGallery") is gallery and not gallery.isWindow()
+    assert gallery.isVisible() and panel.matrixView.isVisible()
+    origin = gallery.mapTo(panel, gallery.rect().topLeft())
+    gallery_rect = gallery.rect().translated(origin)
+    matrix_rect = panel.matrixView.rect().translated(panel.matrixView.mapTo(panel, panel.matrixView.rect().topLeft()))
+    assert not gallery_rect.intersects(matrix_rect)
+    assert gallery_rect.left() >= matrix_rect.right()  # beside it, on the right
+
+
+def test_an_unreadable_predictions_file_is_named_and_the_mistakes_still_show(qtbot, panel, run_dir):
+    (run_dir / "predictions.csv").write_text("index,label\n0,cat\n")
+    assert panel.load_run(run_dir)
+    assert "predictions.csv: missing columns path, label_index" in panel.headerLabel.text()
+    assert panel.open_gallery(0, 1).list.count() == 2  # misclassified.json, as for an older run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ Image = pytest.importorskip("PIL.Image")
 
 from app.core.graph import sequential  # noqa: E402
 from app.core.project import Project  # noqa: E402
-from app.core.settings import DataSettings, Schedule, TrainSettings  # noqa: E402
+from app.core.settings import DataSettings, TrainSettings  # noqa: E402
 from app.engine import events as ev  # noqa: E402
 from app.gui.runs_panel import RunsPanel, diff_runs, read_run  # noqa: E402
 from app.gui.train_panel import TrainingPanel, loss_choices, output_head  # noqa: E402
@@ -141,10 +142,42 @@ def test_pause_holds_the_batch_count(qtbot, png_folder, tmp_path):
     assert blocker.args[0].stopped_reason == "stopped_by_user"
 
 
+def test_paused_run_tells_one_truth_everywhere(qtbot, png_folder, tmp_path):
+    """Progress bar, status line, ETA line and the status-bar summary all say where it paused."""
+    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    panel = make_panel(qtbot, project, tmp_path / "runs")
+    summaries: list[str] = []
+    panel.runStateChanged.connect(summaries.append)
+    paused: list[ev.Paused] = []
+    panel.worker.event.connect(lambda e: paused.append(e) if isinstance(e, ev.Paused) else None)
+    assert panel.train()
+    wait_batches(qtbot, panel, 3)
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.progress.format().startswith("Pausing")
+    qtbot.waitUntil(lambda: bool(paused), timeout=10_000)
+    qtbot.wait(300)  # the 10 Hz painter has run since
+    e = paused[0]
+    where = f"epoch {e.epoch}/500 · batch {e.batch}/{panel.state.steps}"
+    assert panel.progress.format() == f"Paused · {where}"
+    assert f"epoch {e.epoch}, batch {e.batch}" in panel.status_label.text()
+    assert summaries[-1] == f"Paused at {where}"
+    stats = panel.stats_label.text()
+    assert "ETA — paused" in stats and not re.search(r"ETA \d", stats)
+    qtbot.wait(1100)
+    assert panel.stats_label.text() == stats  # elapsed time stands still while paused
+    assert panel.pause_button.text() == "Resume" and panel.stop_button.isEnabled()
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert summaries[-1].startswith("Training: ") and panel.pause_button.text() == "Pause"
+    with qtbot.waitSignal(panel.runFinished, timeout=60_000):
+        panel.stop()
+        assert panel.progress.format().startswith("Stopping") and not panel.pause_button.isEnabled()
+    assert summaries[-1] == "" and panel.train_button.isEnabled()
+    assert panel.progress.format().startswith("Stopped")
+
+
 def test_failed_run_shows_reason_not_traceback(qtbot, png_folder, tmp_path):
-    # A sane rate in epoch 1, an absurd one (1e12) from epoch 2 on: the loss becomes NaN there.
-    schedule = Schedule(name="step", step_epochs=1, factor=1e14)
-    project = tiny_project(png_folder, optimizer="sgd", learning_rate=0.01, epochs=4, schedule=schedule)
+    # An absurd (but valid) learning rate: the weights overflow and the loss becomes NaN at once.
+    project = tiny_project(png_folder, optimizer="sgd", learning_rate=1e36, epochs=20, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     with qtbot.waitSignal(panel.runFailed, timeout=120_000) as blocker:
         assert panel.train()
@@ -275,3 +308,46 @@ def test_a_stopped_run_is_continued_from_the_runs_list(qtbot, png_folder, tmp_pa
     assert panel.curves.loss.epoch_train.n == 3
     runs.refresh()
     assert not runs.runs[0].resumable and runs.runs[0].epochs_completed == 3
+
+
+def problem_lines(panel) -> dict[str, object]:
+    from app.gui.diagnostics_panel import SettingProblemLine
+
+    return {line.problem.setting: line for line in panel.findChildren(SettingProblemLine) if line.isVisible()}
+
+
+def test_wrong_settings_from_a_file_show_on_their_widgets_and_keep_train_off(qtbot, tmp_path):
+    from dataclasses import replace
+
+    project = tiny_project(tmp_path)
+    project.training = replace(
+        project.training, learning_rate=float("nan"), epochs=-3, batch_size="fast", optimizer=7, momentum="x"
+    )
+    panel = make_panel(qtbot, project, tmp_path / "runs")  # refreshing from it does not crash
+    qtbot.wait(20)
+    lines = problem_lines(panel)
+    for setting, widget in (("training.learning_rate", panel.lr_spin), ("training.epochs", panel.epochs_spin),
+                            ("training.batch_size", panel.batch_spin), ("training.optimizer", panel.optimizer_combo)):
+        assert widget.property("settingProblem") is True, setting
+        assert setting.split(".")[-1] in widget.toolTip()
+        assert setting in lines and lines[setting].text.text().startswith("⚠")
+        # the message line sits right under its widget
+        assert 0 <= lines[setting].mapTo(panel, lines[setting].rect().topLeft()).y() - widget.mapTo(panel, widget.rect().bottomLeft()).y() < 20
+    assert "training.momentum" in lines  # no widget here: listed above Train, with its fix
+    assert panel.epochs_spin.value() == 1 and panel.batch_spin.value() == 32  # nearest value / the default
+    assert not panel.train_button.isEnabled() and "learning_rate" in panel.train_button.toolTip()
+    assert panel.problems_label.isVisible() and "5 settings" in panel.problems_label.text()
+    assert panel.train() is False and panel.fault_label.isVisible()
+
+    lr = lines["training.learning_rate"]
+    assert lr.fix_button.text() == "Set learning_rate to 0.001"
+    qtbot.mouseClick(lr.fix_button, Qt.MouseButton.LeftButton)  # one click fixes that one setting only
+    assert project.training.learning_rate == 0.001 and project.training.epochs == -3
+    assert panel.lr_spin.property("settingProblem") is False and "training.learning_rate" not in problem_lines(panel)
+    panel.epochs_spin.setValue(4)  # an edit writes its own setting, leaving the others as they are
+    assert project.training.epochs == 4 and project.training.batch_size == "fast"
+    for setting in ("training.batch_size", "training.optimizer", "training.momentum"):
+        qtbot.mouseClick(problem_lines(panel)[setting].fix_button, Qt.MouseButton.LeftButton)
+    assert panel.problems() == [] and problem_lines(panel) == {}
+    assert panel.train_button.isEnabled() and not panel.problems_label.isVisible()
+    assert project.training.optimizer == "adam" and project.training.batch_size == 32

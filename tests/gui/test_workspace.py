@@ -18,17 +18,8 @@ SPEC_NAMES = [
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("LAYERLAB_SETTINGS", str(tmp_path / "settings.ini"))
-    monkeypatch.setattr(MainWindow, "confirm_unsaved", False)
-    w = MainWindow(offer_recovery=False, autosave=False)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.analysisApplied, timeout=120_000):
-        w.show()
-        qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: w.workspace is not None, timeout=30_000)
-    yield w
-    w.shutdown()
+def window(ready_window):
+    return ready_window
 
 
 def test_every_spec_object_name_is_present(window):
