@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.core.atomic import write_text_atomic
+from app.core.atomic import atomic_target, write_text_atomic
 from app.core.project import Project, load_project
 
 FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
@@ -151,6 +151,10 @@ def _quiet() -> Iterator[None]:
 
 
 def _temp_file(target: Path, suffix: str) -> Path:
+    """A temporary sibling for an exporter; a file target's is named (and its stale leftovers
+    of a killed export removed) as app.core.atomic does for every other write."""
+    if suffix != ".tmp" and target.name.lower().endswith(suffix) and not target.is_dir():
+        return atomic_target(target)[0]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)

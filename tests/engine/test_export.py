@@ -289,3 +289,19 @@ def test_script_for_a_10000_layer_network_is_written_without_recursion():
     text = generate_script(Project(graph=g, name="deep"))
     assert text.count("keras.layers.Activation(") == 9_999
     assert 'l9999 = keras.layers.Activation(activation="relu", name="l9999")(l9998)' in text
+
+
+def test_a_killed_tflite_export_leaves_nothing_on_the_next_one(tmp_path):
+    """Exporters that want a path get the same temporary naming, so leftovers are found."""
+    import os
+    import time
+
+    from app.engine.export import _temp_file
+
+    target = tmp_path / "model.tflite"
+    first = _temp_file(target, ".tflite")
+    first.write_bytes(b"")  # what a SIGKILL mid-export leaves
+    old = time.time() - 3600
+    os.utime(first, (old, old))
+    second = _temp_file(target, ".tflite")
+    assert not first.exists() and second.name.endswith(".tflite") and second.parent == tmp_path
