@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from app.engine.run_folder import PREDICTION_COLUMNS, PROJECT_FILE
+
 PREDICT_BATCH_BYTES = 32 << 20  # images per predict call: up to 32 MB of input (at most 512)
 
 
@@ -167,7 +169,6 @@ def _default_loss(model: Any, loss: Any) -> Any:
 def trained_loss(model_path: str | Path) -> str | None:
     """The loss a LayerLab run trained with (its project snapshot beside ``model.keras``), or None."""
     from app.core.project import ProjectError, load_project
-    from app.engine.train import PROJECT_FILE
 
     snapshot = Path(model_path).parent / PROJECT_FILE
     if not snapshot.is_file():
@@ -207,9 +208,6 @@ def misclassified_from_predictions(
             item["path"] = str(paths[i])
         items.append(item)
     return items
-
-
-PREDICTION_COLUMNS = ("index", "path", "label", "label_index", "predicted", "predicted_index", "confidence")
 
 
 def _six(value: float) -> str:

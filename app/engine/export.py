@@ -28,10 +28,10 @@ from typing import Any
 
 from app.core.atomic import atomic_target, write_text_atomic
 from app.core.project import Project, load_project
+from app.engine.run_folder import PROJECT_FILE
 
 FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-RUN_PROJECT = "project.layerlab"
 
 
 class ExportError(Exception):
@@ -62,7 +62,7 @@ def _source(project_or_path: Any, unsafe: bool) -> tuple[Project | None, Path | 
         from app.engine.predict import resolve_run
 
         model, _ = resolve_run(p)
-        snap = p / RUN_PROJECT
+        snap = p / PROJECT_FILE
         return (load_project(snap) if snap.is_file() else None), model
     if p.name.lower().endswith(MODEL_SUFFIXES):
         return None, p

@@ -27,12 +27,11 @@ import numpy as np
 
 from app.core.atomic import write_bytes_atomic
 from app.engine.data_pipeline import ImageError, load_image_for_model
+from app.engine.run_folder import CLASSES_FILE, MODEL_FILE
 from app.engine.safety import ModelFileError, load_model_file
 
 __all__ = ["ImageError", "PredictError", "Predictor", "load_run", "resolve_run"]
 
-MODEL_NAME = "model.keras"
-CLASSES_NAME = "classes.json"
 _BATCH = 32
 _CONV_HINTS = ("Conv", "Convolution")
 
@@ -71,12 +70,12 @@ def resolve_run(path: str | Path) -> tuple[Path, list[str] | None]:
     """
     p = Path(path)
     if p.is_dir():
-        model = p / MODEL_NAME
+        model = p / MODEL_FILE
         if not model.is_file():
-            raise ModelFileError(p, f"is a folder without a {MODEL_NAME} (not a LayerLab run folder)")
-        classes = p / CLASSES_NAME
+            raise ModelFileError(p, f"is a folder without a {MODEL_FILE} (not a LayerLab run folder)")
+        classes = p / CLASSES_FILE
     else:
-        model, classes = p, p.parent / CLASSES_NAME
+        model, classes = p, p.parent / CLASSES_FILE
     return model, (_read_classes(classes) if classes.is_file() else None)
 
 

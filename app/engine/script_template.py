@@ -284,12 +284,8 @@ def units_node(graph: NetworkGraph) -> Node | None:
 
 def preprocessing_configs(project: Project, shape: Sequence[int]) -> list[dict[str, Any]]:
     """The layers LayerLab's trainer puts between the input and the network."""
-    try:
-        from app.engine.data_pipeline import preprocessing_layers
-    except ImportError:
-        from app.engine.train import default_preprocessing
+    from app.engine.data_pipeline import preprocessing_layers
 
-        return default_preprocessing(project.data)
     stats: dict[str, Any] = {}
     if project.data.normalization == "standardize":
         # Placeholders: the script adapts the layer to its own training images.

@@ -5,21 +5,7 @@ GUI's worker (a QThread): everything Keras does for a run - build, fit, save,
 evaluate - happens on the calling thread (the TensorFlow backend is not thread
 safe, and Keras keeps its dtype policy per thread). Events are plain data.
 
-The run folder (SPEC.md)::
-
-    model.keras         best weights by the validation metric, preprocessing inside; only
-                        weights that are finite after an epoch whose validation loss is finite
-                        (a run with no such epoch writes none, and says so)
-    history.csv         one row per completed epoch
-    metrics.json        the evaluate object for the validation split + epochs_completed, stopped_reason
-    classes.json        the class names, in label order (a JSON list)
-    predictions.csv     every validation image's prediction by model.keras, in dataset order:
-                        index,path,label,label_index,predicted,predicted_index,confidence,p0..p{K-1}
-                        (path absolute, empty for data without files; probabilities in classes.json order)
-    misclassified.json  the validation samples the best model gets wrong (for the gallery)
-    project.layerlab    the project as trained (settings after overrides, adapted output layer)
-    checkpoint/         what --resume continues from
-    tensorboard/        TensorBoard logs (per-epoch scalars, train/ and validation/)
+The run folder's files and their names: ``app.engine.run_folder`` (SPEC.md).
 
 Speed: nothing per batch beyond what Keras already does (Keras hands callbacks
 its logs as Python floats on the TensorFlow backend, so checking the loss for
@@ -72,24 +58,26 @@ from app.core.settings import OPTIMIZERS, DataSettings, TrainSettings
 from app.core.validation import settings_error
 from app.engine import events as ev
 from app.engine.control import RunControl
+from app.engine.run_folder import (
+    ARCH_FILE,
+    CHECKPOINT_DIR,
+    CLASSES_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MISCLASSIFIED_FILE,
+    MODEL_FILE,
+    PREDICTIONS_FILE,
+    PROJECT_FILE,
+    STATE_FILE,
+    TENSORBOARD_DIR,
+)
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.csv"
-METRICS_FILE = "metrics.json"
-CLASSES_FILE = "classes.json"
-MISCLASSIFIED_FILE = "misclassified.json"
-PREDICTIONS_FILE = "predictions.csv"
-PROJECT_FILE = "project.layerlab"
-CHECKPOINT_DIR = "checkpoint"
-TENSORBOARD_DIR = "tensorboard"
-STATE_FILE = "state.json"
-ARCH_FILE = "model.keras"
 STATE_FORMAT = "layerlab-checkpoint"
 STATE_VERSION = 1
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 EVENT_INTERVAL_S = 0.05  # at most ~20 batch events a second
 BEST_SAVE_INTERVAL_S = 30.0
 MISCLASSIFIED_LIMIT = 1000

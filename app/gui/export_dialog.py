@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.runs_panel import RunInfo, finished
+from app.engine.run_folder import RunInfo, finished, read_run
 
 __all__ = ["FORMATS", "ExportChoice", "ExportDialog", "exportable_runs", "latest_run", "run_title"]
 
@@ -116,8 +116,6 @@ class ExportDialog(QDialog):
         self.runs = exportable_runs(runs)
         wanted = Path(run) if run else None
         if wanted is not None and all(r.path != wanted for r in self.runs):
-            from app.gui.runs_panel import read_run
-
             info = read_run(wanted)  # asked for by name (the runs list): offer it even if unfinished
             if info is not None and info.has_model:
                 self.runs.insert(0, info)

@@ -792,7 +792,7 @@ class MainWindow(QMainWindow):
     def project_runs(self) -> list[Any]:
         """This project's runs (RunInfo), newest first: its runs folder, or, unsaved, the runs
         this window trained (the shared cache folder holds other projects' runs too)."""
-        from app.gui.runs_panel import list_runs, read_run
+        from app.engine.run_folder import list_runs, read_run
 
         workspace = self.build_workspace()
         if workspace is None:
@@ -856,7 +856,7 @@ class MainWindow(QMainWindow):
         run = None
         if fmt != "python" and not design:
             if source_run is not None:
-                from app.gui.runs_panel import read_run
+                from app.engine.run_folder import read_run
 
                 run = read_run(source_run)
                 if run is None or not run.has_model:

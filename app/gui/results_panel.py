@@ -6,7 +6,7 @@ label_index, predicted, predicted_index, confidence, p0..p{K-1}). Runs made
 before that file existed have only ``misclassified.json`` (``{"split", "total",
 "items": [{"index", "label", "label_index", "predicted", "predicted_index",
 "probabilities", "path"?}]}``): the images they got wrong. No Keras here: plain
-files, so opening a run is instant.
+files, read through ``app.engine.run_folder``, so opening a run is instant.
 
 Clicking a cell of the matrix shows, in the gallery beside it (never over it),
 the images whose true label is the row and predicted label the column, least
@@ -16,9 +16,6 @@ An older run's diagonal cell says in words why it has no pictures.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -41,19 +38,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.csv"
-MISCLASSIFIED_FILE = "misclassified.json"
-PREDICTION_COLUMNS = ("index", "path", "label", "label_index", "predicted", "predicted_index", "confidence")
+from app.engine.run_folder import (
+    METRICS_FILE,
+    MISCLASSIFIED_FILE,
+    PredictionsError,
+    confidence,
+    read_json,
+    read_predictions,
+)
+
 GALLERY_THUMB = 96
 GALLERY_LIMIT = 400  # thumbnails shown for one cell (the least confident ones)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
 
 
 def _pct(v: Any) -> str:
@@ -67,61 +62,6 @@ def _blend(a: QColor, b: QColor, t: float) -> QColor:
         round(a.green() + (b.green() - a.green()) * t),
         round(a.blue() + (b.blue() - a.blue()) * t),
     )
-
-
-# -- the run's per-image predictions --------------------------------------------------
-class PredictionsError(ValueError):
-    """A predictions.csv that cannot be read; the message names the file and the problem."""
-
-
-def _confidence(item: dict[str, Any]) -> float:
-    """The predicted class's probability (predictions.csv has it; misclassified.json items derive it)."""
-    conf = item.get("confidence")
-    if isinstance(conf, (int, float)) and math.isfinite(conf):
-        return float(conf)
-    probs = item.get("probabilities") or []
-    pi = int(item.get("predicted_index", -1))
-    p = probs[pi] if 0 <= pi < len(probs) else None
-    return float(p) if isinstance(p, (int, float)) and math.isfinite(p) else 0.0
-
-
-def read_predictions(run: Path) -> list[dict[str, Any]] | None:
-    """Every validation image's prediction from ``predictions.csv``; None when the run has none.
-
-    Columns (fixed): index, path, label, label_index, predicted, predicted_index,
-    confidence, p0 ... p{K-1}. Raises PredictionsError for a file that is not that.
-    """
-    path = run / PREDICTIONS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PredictionsError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
-    reader = csv.DictReader(io.StringIO(text))
-    fields = reader.fieldnames or []
-    missing = [c for c in PREDICTION_COLUMNS if c not in fields]
-    if missing:
-        raise PredictionsError(f"{path}: missing column{'s' * (len(missing) > 1)} {', '.join(missing)}")
-    prob_cols = sorted((f for f in fields if f[:1] == "p" and f[1:].isdigit()), key=lambda f: int(f[1:]))
-    items = []
-    for line, row in enumerate(reader, start=2):
-        try:
-            item: dict[str, Any] = {
-                "index": int(row["index"]),
-                "label": row["label"],
-                "label_index": int(row["label_index"]),
-                "predicted": row["predicted"],
-                "predicted_index": int(row["predicted_index"]),
-                "confidence": float(row["confidence"]),
-                "probabilities": [float(row[c]) if row[c] not in ("", None) else None for c in prob_cols],
-            }
-        except (TypeError, ValueError):
-            raise PredictionsError(f"{path}: line {line} is not a prediction row") from None
-        where = row.get("path") or ""
-        item["path"] = (where if Path(where).is_absolute() else str(run / where)) if where else None
-        items.append(item)
-    return items
 
 
 # -- the heatmap ---------------------------------------------------------------------
@@ -331,7 +271,7 @@ class GalleryPanel(QWidget):
             pi = int(it.get("predicted_index", -1))
             ti = int(it.get("label_index", -1))
             p_true = probs[ti] if 0 <= ti < len(probs) else None
-            text = f"{it.get('predicted', '?')} {_pct(_confidence(it))}"
+            text = f"{it.get('predicted', '?')} {_pct(confidence(it))}"
             if ti != pi:
                 text += f"\ntrue {it.get('label', '?')} {_pct(p_true)}"
             path = it.get("path")
@@ -440,7 +380,7 @@ class ResultsPanel(QWidget):
     def load_run(self, run_dir: str | Path) -> bool:
         """Show the run in ``run_dir``; False (with a message in the header) when it has no metrics."""
         run = Path(run_dir)
-        metrics = _read_json(run / METRICS_FILE)
+        metrics = read_json(run / METRICS_FILE)
         if not isinstance(metrics, dict) or not metrics.get("confusion_matrix"):
             self.clear()
             self.run_dir = run
@@ -462,7 +402,7 @@ class ResultsPanel(QWidget):
         if every is not None:
             self.predictions, self.every_image = every, True
         else:
-            wrong = _read_json(run / MISCLASSIFIED_FILE)
+            wrong = read_json(run / MISCLASSIFIED_FILE)
             doc = wrong if isinstance(wrong, dict) else {"items": wrong if isinstance(wrong, list) else []}
             self.predictions = [it for it in doc.get("items") or [] if isinstance(it, dict)]
             self.wrong_total = doc.get("total") if isinstance(doc.get("total"), int) else None
@@ -474,7 +414,7 @@ class ResultsPanel(QWidget):
                 continue
             cells.setdefault(key, []).append(it)
         for items in cells.values():
-            items.sort(key=_confidence)  # least confident first: the likely mislabeled ones
+            items.sort(key=confidence)  # least confident first: the likely mislabeled ones
         self._cells = cells
 
     def show_metrics(self, metrics: dict[str, Any]) -> None:
@@ -568,4 +508,4 @@ def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-__all__ = ["ConfusionMatrixView", "GalleryPanel", "PredictionsError", "ResultsPanel", "read_predictions"]
+__all__ = ["ConfusionMatrixView", "GalleryPanel", "ResultsPanel"]

@@ -1,20 +1,15 @@
 """Runs: every run folder under ``<project folder>/runs/``, listed, overlaid, compared.
 
-Reading a run is plain file work (project snapshot, metrics.json, history.csv);
-no Keras. The compare dialog diffs two runs' hyperparameters (training and
-data settings from each run's project snapshot) and their architectures
-(layers added, removed, changed - with the changed parameters).
+Reading a run is plain file work in ``app.engine.run_folder`` (project snapshot,
+metrics.json, history.csv); no Keras. The compare dialog shows its diff of two
+runs' hyperparameters (training and data settings from each run's project
+snapshot) and architectures (layers added, removed, changed - with the changed
+parameters).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -33,206 +28,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["RunInfo", "RunsPanel", "CompareDialog", "diff_runs", "finished", "list_runs", "read_history", "read_run"]
+from app.engine.run_folder import (
+    MODEL_FILE,
+    RunInfo,
+    diff_runs,
+    finished,
+    list_runs,
+    show_value,
+)
 
-PROJECT_FILE = "project.layerlab"
+__all__ = ["CompareDialog", "RunsPanel"]
+
 CHANGED = QColor("#FFF3C4")
 ADDED = QColor("#DDF3E0")
 REMOVED = QColor("#FBE0DD")
-
-
-@dataclass
-class RunInfo:
-    path: Path
-    date: datetime | None = None
-    optimizer: str = ""
-    learning_rate: float | None = None
-    epochs: int | None = None
-    epochs_completed: int | None = None
-    batch_size: int | None = None
-    loss: str = ""
-    best_val_accuracy: float | None = None
-    stopped_reason: str = ""
-    has_model: bool = False
-    project: dict[str, Any] = field(default_factory=dict)
-    resumable: bool = False  # a checkpoint short of the planned epochs, and not ended on purpose
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def read_history(run_dir: str | Path) -> list[dict[str, Any]]:
-    """history.csv as rows of floats (empty cells left out); [] when there is none."""
-    path = Path(run_dir) / "history.csv"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    rows = []
-    for r in csv.DictReader(text.splitlines()):
-        row = {k: _num(v) for k, v in r.items() if k and _num(v) is not None}
-        if "epoch" in row:
-            row["epoch"] = int(row["epoch"])
-            rows.append(row)
-    return rows
-
-
-def _date(run_dir: Path) -> datetime | None:
-    try:
-        return datetime.strptime(run_dir.name[:15], "%Y%m%d-%H%M%S")
-    except ValueError:
-        try:
-            return datetime.fromtimestamp(run_dir.stat().st_mtime)
-        except OSError:
-            return None
-
-
-def read_run(run_dir: str | Path) -> RunInfo | None:
-    """What the list shows about one run folder; None for a folder that is no run."""
-    d = Path(run_dir)
-    project = _read_json(d / PROJECT_FILE)
-    metrics = _read_json(d / "metrics.json")
-    if not isinstance(project, dict) and not isinstance(metrics, dict):
-        return None
-    project = project if isinstance(project, dict) else {}
-    metrics = metrics if isinstance(metrics, dict) else {}
-    training = project.get("training") or {}
-    history = read_history(d)
-    vals = [r["val_accuracy"] for r in history if "val_accuracy" in r]
-    best = max(vals) if vals else _num(metrics.get("accuracy"))
-    state = _read_json(d / "checkpoint" / "state.json")
-    done, planned = (_num(state.get("epoch")), _num(state.get("epochs"))) if isinstance(state, dict) else (None, None)
-    resumable = (
-        done is not None
-        and planned is not None
-        and done < planned
-        and str(metrics.get("stopped_reason") or "") not in ("completed", "early_stopping")
-    )
-    return RunInfo(
-        path=d,
-        date=_date(d),
-        optimizer=str(training.get("optimizer") or ""),
-        learning_rate=_num(training.get("learning_rate")),
-        epochs=int(training["epochs"]) if _num(training.get("epochs")) is not None else None,
-        epochs_completed=int(metrics["epochs_completed"]) if _num(metrics.get("epochs_completed")) is not None else len(history) or None,
-        batch_size=int(training["batch_size"]) if _num(training.get("batch_size")) is not None else None,
-        loss=str(training.get("loss") or ""),
-        best_val_accuracy=best,
-        stopped_reason=str(metrics.get("stopped_reason") or ("running or interrupted" if not metrics else "")),
-        has_model=(d / "model.keras").is_file(),
-        project=project,
-        resumable=resumable,
-    )
-
-
-def finished(run: RunInfo) -> bool:
-    """A run that ended with a trained model: model.keras and its metrics.json (what Export takes)."""
-    return run.has_model and (run.path / "metrics.json").is_file()
-
-
-def list_runs(folder: str | Path) -> list[RunInfo]:
-    """The runs in ``folder``, newest first."""
-    base = Path(folder)
-    if not base.is_dir():
-        return []
-    runs = [r for r in (read_run(p) for p in base.iterdir() if p.is_dir()) if r is not None]
-    runs.sort(key=lambda r: (r.date or datetime.min, r.name), reverse=True)
-    return runs
-
-
-# -- diff ----------------------------------------------------------------------------------
-def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for k in sorted(value):
-            _flat(f"{prefix}.{k}" if prefix else str(k), value[k], out)
-    else:
-        out[prefix] = value
-
-
-def _show(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (list, tuple)):
-        return "(" + ", ".join(_show(x) for x in v) + ")" if v else "()"
-    return str(v)
-
-
-def diff_runs(a_dir: str | Path, b_dir: str | Path) -> dict[str, Any]:
-    """``{"settings": [(key, a, b, changed)], "layers": [(name, status, a_desc, b_desc, details)]}``.
-
-    status: "same", "changed", "added" (only in B), "removed" (only in A). Layers
-    are matched by name, then by position for renamed layers of the same class.
-    """
-    pa = _read_json(Path(a_dir) / PROJECT_FILE) or {}
-    pb = _read_json(Path(b_dir) / PROJECT_FILE) or {}
-    fa: dict[str, Any] = {}
-    fb: dict[str, Any] = {}
-    _flat("training", pa.get("training") or {}, fa)
-    _flat("data", pa.get("data") or {}, fa)
-    _flat("training", pb.get("training") or {}, fb)
-    _flat("data", pb.get("data") or {}, fb)
-    settings = []
-    for k in sorted(set(fa) | set(fb), key=lambda k: (not k.startswith("training"), k)):
-        a, b = fa.get(k), fb.get(k)
-        settings.append((k, _show(a), _show(b), a != b))
-
-    na = [n for n in (pa.get("graph") or {}).get("nodes", [])]
-    nb = [n for n in (pb.get("graph") or {}).get("nodes", [])]
-    by_b = {n.get("name"): n for n in nb}
-    used: set[str] = set()
-    layers = []
-    for n in na:
-        m = by_b.get(n.get("name"))
-        if m is None or m.get("name") in used:
-            layers.append((n.get("name"), "removed", _desc(n), "", ""))
-            continue
-        used.add(m.get("name"))
-        details = _param_diff(n, m)
-        status = "changed" if details else "same"
-        layers.append((n.get("name"), status, _desc(n), _desc(m), details))
-    for m in nb:
-        if m.get("name") not in used:
-            layers.append((m.get("name"), "added", "", _desc(m), ""))
-    return {"settings": settings, "layers": layers}
-
-
-def _desc(node: dict[str, Any]) -> str:
-    p = node.get("params") or {}
-    keys = ("units", "filters", "kernel_size", "pool_size", "rate", "activation", "shape")
-    bits = [f"{k}={_show(p[k])}" for k in keys if k in p]
-    return f"{node.get('class_name')}" + (f" ({', '.join(bits)})" if bits else "")
-
-
-def _param_diff(a: dict[str, Any], b: dict[str, Any]) -> str:
-    out = []
-    if a.get("class_name") != b.get("class_name"):
-        out.append(f"class {a.get('class_name')} → {b.get('class_name')}")
-    fa: dict[str, Any] = {}
-    fb: dict[str, Any] = {}
-    _flat("", a.get("params") or {}, fa)
-    _flat("", b.get("params") or {}, fb)
-    for k in sorted(set(fa) | set(fb)):
-        if fa.get(k) != fb.get(k):
-            out.append(f"{k}: {_show(fa.get(k))} → {_show(fb.get(k))}")
-    return "; ".join(out)
 
 
 class CompareDialog(QDialog):
@@ -376,7 +185,7 @@ class RunsPanel(QWidget):
         self.tree.clear()
         for r in self.runs:
             acc = f"{r.best_val_accuracy:.1%}" if r.best_val_accuracy is not None else "–"
-            epochs = f"{r.epochs_completed or 0}/{r.epochs}" if r.epochs else _show(r.epochs_completed)
+            epochs = f"{r.epochs_completed or 0}/{r.epochs}" if r.epochs else show_value(r.epochs_completed)
             reason = r.stopped_reason.split(":")[0].replace("_", " ")
             it = QTreeWidgetItem(
                 [
@@ -385,7 +194,7 @@ class RunsPanel(QWidget):
                     r.optimizer,
                     f"{r.learning_rate:g}" if r.learning_rate is not None else "",
                     epochs,
-                    _show(r.batch_size),
+                    show_value(r.batch_size),
                     acc,
                     reason,
                 ]
@@ -421,7 +230,7 @@ class RunsPanel(QWidget):
     def _update_buttons(self) -> None:
         sel = self.selected_dirs()
         self.compare_button.setEnabled(len(sel) == 2)
-        self.open_button.setEnabled(len(sel) == 1 and (Path(sel[0]) / "model.keras").is_file())
+        self.open_button.setEnabled(len(sel) == 1 and (Path(sel[0]) / MODEL_FILE).is_file())
         info = self._run(sel[0]) if len(sel) == 1 else None
         self.continue_button.setEnabled(not self.busy and info is not None and info.resumable)
         self.export_button.setEnabled(info is not None and finished(info))
@@ -457,6 +266,6 @@ class RunsPanel(QWidget):
     def open_model(self) -> None:
         sel = self.selected_dirs()
         if len(sel) == 1:
-            model = Path(sel[0]) / "model.keras"
+            model = Path(sel[0]) / MODEL_FILE
             if model.is_file():
                 self.openModelRequested.emit(str(model))

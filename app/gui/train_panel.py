@@ -818,7 +818,7 @@ class TrainingPanel(QWidget, StagedBuild):
         if self.is_running():
             return False
         from app.core.project import ProjectError, load_project
-        from app.gui.runs_panel import PROJECT_FILE, read_history
+        from app.engine.run_folder import PROJECT_FILE, read_history
 
         run_dir = Path(run_dir)
         try:
@@ -890,7 +890,7 @@ class TrainingPanel(QWidget, StagedBuild):
 
     # -- overlays (connect RunsPanel.overlayRequested here) ----------------------------
     def show_overlays(self, run_dirs: list[str]) -> None:
-        from app.gui.runs_panel import read_history
+        from app.engine.run_folder import read_history
 
         self.curves.clear_overlays()
         for d in run_dirs:

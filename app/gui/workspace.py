@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QTabWidget, QWidget
 
+from app.engine.run_folder import METRICS_FILE, MODEL_FILE
 from app.gui.staged import StagedBuild
 from app.paths import cache_dir
 
@@ -175,7 +176,7 @@ class Workspace(QObject, StagedBuild):
             if self.window.project.path is not None and self._adopt_unsaved_runs() and moved_to.is_dir():
                 run_dir = str(moved_to)  # saved while it trained: it follows the project
         self.runs.refresh()
-        if run_dir and (Path(run_dir) / "model.keras").is_file():
+        if run_dir and (Path(run_dir) / MODEL_FILE).is_file():
             self.results.load_run(run_dir)
             self.prediction.set_model(run_dir)
         reason = getattr(result, "stopped_reason", "")
@@ -191,9 +192,9 @@ class Workspace(QObject, StagedBuild):
         """A run's model chosen in the runs list: its results, and prediction with it."""
         p = Path(path)
         run_dir = p.parent if p.suffix.lower() in (".keras", ".h5", ".hdf5") else p
-        if (run_dir / "metrics.json").is_file():
+        if (run_dir / METRICS_FILE).is_file():
             self.results.load_run(run_dir)
-        self.prediction.set_model(str(run_dir if (run_dir / "model.keras").is_file() else p))
+        self.prediction.set_model(str(run_dir if (run_dir / MODEL_FILE).is_file() else p))
         self.tabs.setCurrentIndex(PREDICT)
 
     # -- drops on the window ----------------------------------------------------------------

@@ -92,3 +92,15 @@ def test_console_process_has_no_traceback_and_python_m_app_is_the_same(tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and str(bad) in r.stderr
     r = subprocess.run([sys.executable, "-m", "app", "templates"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "mnist-cnn" in r.stdout
+
+
+def test_no_cli_module_imports_the_cli_package_back():
+    """Each command imports only app.cli.common, never app.cli itself: no circle, function-local imports counted."""
+    import grimp
+
+    graph = grimp.build_graph("app")
+    commands = sorted(graph.find_descendants("app.cli") - {"app.cli.__main__"})  # the entry runs the package
+    assert "app.cli.common" in commands and "app.cli.train" in commands
+    back = {m: graph.find_shortest_chain(importer=m, imported="app.cli") for m in commands}
+    assert not {m: chain for m, chain in back.items() if chain}, "these modules import app.cli back"
+    assert graph.find_modules_that_directly_import("app.cli.common") >= {"app.cli", "app.cli.train"}

@@ -11,33 +11,14 @@ from PIL import Image
 
 keras = pytest.importorskip("keras")
 
-import app.cli as cli  # noqa: E402
-from app.cli_export import add_export_parser  # noqa: E402
-from app.cli_predict import add_predict_parser, gradcam_targets  # noqa: E402
+from app.cli import main  # noqa: E402
+from app.cli.predict import gradcam_targets  # noqa: E402
 
 LABELS = ["zero", "one", "two", "three"]
 
 
-@pytest.fixture(autouse=True)
-def commands(monkeypatch):
-    """The parser with this module's predict/export commands (until cli.py registers them itself)."""
-    original = cli.build_parser
-
-    def build_parser():
-        parser = original()
-        sub = next(a for a in parser._actions if a.dest == "command")
-        if "predict" not in sub.choices:
-            add_predict_parser(sub)
-        if "export" in sub.choices and getattr(sub.choices["export"].get_default("func"), "__module__", "") == "app.cli":
-            del sub.choices["export"]
-            add_export_parser(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build_parser)
-
-
 def run(capsys, *argv):
-    code = cli.main(list(argv))
+    code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 

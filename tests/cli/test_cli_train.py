@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli_train import ProgressPrinter, add_train_parser, summary_line
+from app.cli.train import ProgressPrinter, add_train_parser, summary_line
 from app.core.graph import sequential
 from app.core.project import Project
 from app.core.settings import TrainSettings

@@ -83,7 +83,7 @@ def test_a_full_disk_at_the_end_says_no_best_epoch(tmp_path):
     result = train.run(tiny_project(units=3), data=tiny_data(), events=block_model, out_dir=run_dir)
     assert result.failed and result.stopped_reason.startswith("error: model.keras not written")
     assert not result.model_written and result.best_epoch is None
-    from app.cli_train import summary_line
+    from app.cli.train import summary_line
 
     line = summary_line(result)
     assert "best epoch" not in line and "val_accuracy" not in line and "model.keras not written" in line

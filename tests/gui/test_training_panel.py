@@ -14,13 +14,13 @@ pytest.importorskip("keras")
 pytest.importorskip("pyqtgraph")
 Image = pytest.importorskip("PIL.Image")
 
-from app.core.graph import sequential  # noqa: E402
 from app.core.project import Project  # noqa: E402
-from app.core.settings import DataSettings, TrainSettings  # noqa: E402
 from app.engine import events as ev  # noqa: E402
-from app.gui.runs_panel import RunsPanel, diff_runs, read_run  # noqa: E402
+from app.engine.run_folder import read_run  # noqa: E402
+from app.gui.runs_panel import RunsPanel  # noqa: E402
 from app.gui.train_panel import TrainingPanel, loss_choices, output_head  # noqa: E402
 from app.gui.worker import plain_reason  # noqa: E402
+from tests.projects import tiny_cnn_project  # noqa: E402
 
 CLASSES = ("circle", "square", "triangle")
 
@@ -38,23 +38,6 @@ def png_folder(tmp_path_factory) -> Path:
     return root
 
 
-def tiny_project(source: Path, **training) -> Project:
-    graph = sequential(
-        [
-            ("InputLayer", {"shape": [12, 12, 1]}, "image"),
-            ("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "relu"}, "conv"),
-            ("MaxPooling2D", {"pool_size": 2}, "pool"),
-            ("Flatten", {}, "flat"),
-            ("Dense", {"units": 3, "activation": "softmax"}, "out"),
-        ]
-    )
-    settings = {"epochs": 1, "batch_size": 4, "learning_rate": 0.01, **training}
-    return Project(
-        graph=graph,
-        data=DataSettings(source=str(source), validation_split=0.25),
-        training=TrainSettings(**settings),
-        name="tiny",
-    )
 
 
 def make_panel(qtbot, project: Project, runs: Path) -> TrainingPanel:
@@ -74,7 +57,7 @@ def test_train_one_epoch_plots_progress_and_runs_list(qtbot, png_folder, tmp_pat
 
     from app.gui import worker as worker_module
 
-    project = tiny_project(png_folder)
+    project = tiny_cnn_project(png_folder)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     seen: list[str] = []
     during: list[tuple[int, int, int]] = []
@@ -106,7 +89,7 @@ def test_train_one_epoch_plots_progress_and_runs_list(qtbot, png_folder, tmp_pat
 
 
 def test_stop_ends_within_a_batch(qtbot, png_folder, tmp_path):
-    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    project = tiny_cnn_project(png_folder, epochs=500, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     with qtbot.waitSignal(panel.runFinished, timeout=120_000) as blocker:
         assert panel.train()
@@ -121,7 +104,7 @@ def test_stop_ends_within_a_batch(qtbot, png_folder, tmp_path):
 
 
 def test_pause_holds_the_batch_count(qtbot, png_folder, tmp_path):
-    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    project = tiny_cnn_project(png_folder, epochs=500, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     paused: list[ev.Paused] = []
     panel.worker.event.connect(lambda e: paused.append(e) if isinstance(e, ev.Paused) else None)
@@ -144,7 +127,7 @@ def test_pause_holds_the_batch_count(qtbot, png_folder, tmp_path):
 
 def test_paused_run_tells_one_truth_everywhere(qtbot, png_folder, tmp_path):
     """Progress bar, status line, ETA line and the status-bar summary all say where it paused."""
-    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    project = tiny_cnn_project(png_folder, epochs=500, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     summaries: list[str] = []
     panel.runStateChanged.connect(summaries.append)
@@ -177,7 +160,7 @@ def test_paused_run_tells_one_truth_everywhere(qtbot, png_folder, tmp_path):
 
 def test_failed_run_shows_reason_not_traceback(qtbot, png_folder, tmp_path):
     # An absurd (but valid) learning rate: the weights overflow and the loss becomes NaN at once.
-    project = tiny_project(png_folder, optimizer="sgd", learning_rate=1e36, epochs=20, batch_size=2)
+    project = tiny_cnn_project(png_folder, optimizer="sgd", learning_rate=1e36, epochs=20, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     with qtbot.waitSignal(panel.runFailed, timeout=120_000) as blocker:
         assert panel.train()
@@ -188,7 +171,7 @@ def test_failed_run_shows_reason_not_traceback(qtbot, png_folder, tmp_path):
 
 
 def test_bad_data_is_one_plain_line(qtbot, tmp_path):
-    project = tiny_project(tmp_path / "no-such-folder")
+    project = tiny_cnn_project(tmp_path / "no-such-folder")
     panel = make_panel(qtbot, project, tmp_path / "runs")
     with qtbot.waitSignal(panel.runFailed, timeout=60_000) as blocker:
         assert panel.train()
@@ -197,7 +180,7 @@ def test_bad_data_is_one_plain_line(qtbot, tmp_path):
 
 
 def test_close_during_run_exits_within_3s(qtbot, png_folder, tmp_path, monkeypatch):
-    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    project = tiny_cnn_project(png_folder, epochs=500, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     assert panel.train()
     wait_batches(qtbot, panel)
@@ -212,7 +195,7 @@ def test_close_during_run_exits_within_3s(qtbot, png_folder, tmp_path, monkeypat
 
 
 def test_edits_during_run_apply_to_next_run(qtbot, png_folder, tmp_path):
-    project = tiny_project(png_folder, epochs=500, batch_size=2)
+    project = tiny_cnn_project(png_folder, epochs=500, batch_size=2)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     assert panel.train()
     wait_batches(qtbot, panel)
@@ -229,12 +212,12 @@ def test_loss_choices_follow_the_output():
     sig = loss_choices(1, "sigmoid")
     assert sig[0][0] == "binary_crossentropy" and sig[0][1]
     assert not dict((n, ok) for n, ok, _ in sig)["sparse_categorical_crossentropy"]
-    project = tiny_project(Path("x"))
+    project = tiny_cnn_project(Path("x"))
     assert output_head(project) == (3, "softmax")
 
 
 def test_loss_combo_disables_incompatible(qtbot, tmp_path):
-    project = tiny_project(tmp_path)
+    project = tiny_cnn_project(tmp_path)
     panel = make_panel(qtbot, project, tmp_path / "runs")
     model = panel.loss_combo.model()
     i = panel.loss_combo.findData("binary_crossentropy")
@@ -250,30 +233,11 @@ def test_plain_reason():
     assert "Out of memory" in plain_reason("error: ResourceExhaustedError: OOM when allocating tensor")
 
 
-def test_diff_runs(tmp_path):
-    a, b = tmp_path / "20260101-100000-a", tmp_path / "20260101-110000-b"
-    pa = tiny_project(tmp_path)
-    pb = tiny_project(tmp_path, learning_rate=0.1)
-    pb.graph.node(pb.graph.nodes[1].id).params["filters"] = 8
-    pb.graph.add_node("Dropout", {"rate": 0.5}, name="drop")
-    pb.graph.remove_node(pb.graph.nodes[2].id)
-    pa.save(a / "project.layerlab")
-    pb.save(b / "project.layerlab")
-    d = diff_runs(a, b)
-    changed = {k: (x, y) for k, x, y, c in d["settings"] if c}
-    assert changed == {"training.learning_rate": ("0.01", "0.1")}
-    status = {n: s for n, s, *_ in d["layers"]}
-    assert status["conv"] == "changed" and status["drop"] == "added" and status["image"] == "same"
-    assert status["pool"] == "removed"
-    conv = next(row for row in d["layers"] if row[0] == "conv")
-    assert "filters: 4 → 8" in conv[4]
-
-
 def test_a_stopped_run_is_continued_from_the_runs_list(qtbot, png_folder, tmp_path):
     from app.engine import train
     from app.engine.control import RunControl
 
-    project = tiny_project(png_folder, epochs=3)
+    project = tiny_cnn_project(png_folder, epochs=3)
     control = RunControl()  # stopped in the second epoch, from the training thread itself
     first = train.run(
         project, control=control, out_dir=tmp_path / "runs" / "first", event_interval=0,
@@ -319,7 +283,7 @@ def problem_lines(panel) -> dict[str, object]:
 def test_wrong_settings_from_a_file_show_on_their_widgets_and_keep_train_off(qtbot, tmp_path):
     from dataclasses import replace
 
-    project = tiny_project(tmp_path)
+    project = tiny_cnn_project(tmp_path)
     project.training = replace(
         project.training, learning_rate=float("nan"), epochs=-3, batch_size="fast", optimizer=7, momentum="x"
     )

@@ -22,10 +22,15 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FOUND_ERRORS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    MODEL_SUFFIXES,
+)
 from app.core.settings import OPTIMIZERS
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
-MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -229,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
     print(summary_line(result), flush=True)
     if result.failed:
-        return EXIT_FAILED
+        return EXIT_FOUND_ERRORS
     if interrupted:
         return EXIT_TERMINATED if interrupted[0] == signal.SIGTERM else EXIT_INTERRUPTED
     return EXIT_OK

@@ -8,11 +8,10 @@ the scan is PIL and numpy only, so the command answers in about a second.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+from app.cli.common import EXIT_BAD_INPUT, EXIT_OK, print_error, print_json
 
 MODE_NAMES = {
     "1": "black and white",
@@ -124,10 +123,10 @@ def cmd_data(args: argparse.Namespace) -> int:
     try:
         report = scan_source(source, progress=progress)
     except DataSourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     except OSError as exc:
-        print(f"error: {exc.filename or source}: {exc.strerror or exc}", file=sys.stderr)
+        print_error(f"{exc.filename or source}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
     finally:
         if progress is not None:
@@ -136,12 +135,20 @@ def cmd_data(args: argparse.Namespace) -> int:
         obj = report.to_json()
         if source != report.root:
             obj["source"] = source
-        print(json.dumps(obj, indent=2, ensure_ascii=False))
+        print_json(obj)
     else:
         print(format_report(report, source))
     if report.images == 0:
         why = f"{_n(len(report.skipped), 'file')} skipped" if report.skipped else "it is empty"
         hint = "" if report.class_names else "; put the images in one subfolder per class"
-        print(f"error: {source}: no usable images ({why}{hint})", file=sys.stderr)
+        print_error(f"{source}: no usable images ({why}{hint})")
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def add_data_parser(subparsers: Any) -> argparse.ArgumentParser:
+    s = subparsers.add_parser("data", help="scan an image dataset folder and report on its health")
+    s.add_argument("dir", metavar="DIR")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_data)
+    return s

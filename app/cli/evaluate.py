@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+from app.cli.common import EXIT_BAD_INPUT, EXIT_OK, print_error
 
 
 def add_evaluate_parser(subparsers: Any) -> None:
@@ -64,13 +64,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model_path, names = resolve_run(args.model)
         report = scan_source(args.data)
     except (ModelFileError, DataSourceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     except (NotADirectoryError, FileNotFoundError) as exc:
-        print(f"error: {args.data}: {exc.strerror or 'not a folder'}", file=sys.stderr)
+        print_error(f"{args.data}: {exc.strerror or 'not a folder'}")
         return EXIT_BAD_INPUT
     if not report.images:
-        print(f"error: {args.data}: no usable images", file=sys.stderr)
+        print_error(f"{args.data}: no usable images")
         return EXIT_BAD_INPUT
 
     load_keras()  # the inputs are readable: now the slow part
@@ -81,33 +81,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         model = load_model_file(model_path, unsafe=args.unsafe)
     except (ModelFileError, UnsafeModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     units = int(model.output_shape[-1])
     classes = 2 if units == 1 else units  # one sigmoid unit: a yes/no model of two classes
     names = names or [str(i) for i in range(classes)]
     if len(names) != classes:
-        print(f"error: {model_path}: the model has {units} outputs but {len(names)} class names", file=sys.stderr)
+        print_error(f"{model_path}: the model has {units} outputs but {len(names)} class names")
         return EXIT_BAD_INPUT
     if report.arrays is None:
         report, unknown = match_classes(report, names)
     else:
         unknown = [c for c in report.class_names if c not in names]
         if report.class_names != names[: len(report.class_names)]:
-            print(f"error: {args.data}: its classes {report.class_names} do not match the model's {names}",
-                  file=sys.stderr)
+            print_error(f"{args.data}: its classes {report.class_names} do not match the model's {names}")
             return EXIT_BAD_INPUT
     if unknown:
         print(f"note: left out the images of classes the model does not know: {', '.join(unknown)}", file=sys.stderr)
     if not report.files and report.arrays is None:
-        print(f"error: {args.data}: none of its classes is one the model knows ({', '.join(names)})", file=sys.stderr)
+        print_error(f"{args.data}: none of its classes is one the model knows ({', '.join(names)})")
         return EXIT_BAD_INPUT
     shape = tuple(int(d) for d in model.input_shape[1:])
     data = make_datasets(report, image_shape=shape, batch_size=args.batch_size, validation_split=0.0, shuffle=False)
     try:
         result = evaluate_model(model, data.train, names, loss=trained_loss(model_path), source=model_path)
     except ModelOutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(result, indent=2))

@@ -7,17 +7,16 @@ project.layerlab for ``python``) or a ``.keras``/``.h5`` file.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
+from app.cli.common import EXIT_FOUND_ERRORS, EXIT_OK, UsageError, print_error
+
 EXPORT_FORMATS = ("keras", "python", "savedmodel", "tflite", "onnx")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Exit 0 written; 1 the project fails ``check`` (nothing written); 2 bad usage or input."""
-    from app.cli import EXIT_FOUND_ERRORS, UsageError
     from app.engine.export import ExportCheckError, ExportError, export, refuse_input_as_output
     from app.engine.keras_loader import load_keras
 
@@ -27,7 +26,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         load_keras()  # quietly: TensorFlow's start-up log lines never reach stderr
         out = export(source, args.to, target, unsafe=args.unsafe)
     except ExportCheckError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_FOUND_ERRORS
     except ExportError as exc:
         raise UsageError(str(exc)) from None

@@ -10,18 +10,11 @@ fails fast: exit 2 and one line naming it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-
-
-def _usage_error(message: str) -> Exception:
-    from app.cli import UsageError
-
-    return UsageError(message)
+from app.cli.common import EXIT_OK, UsageError, print_json
 
 
 def gradcam_targets(out: str | Path, images: list[str]) -> list[Path]:
@@ -54,14 +47,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from app.engine.keras_loader import load_keras
 
     if args.top_k < 1:
-        raise _usage_error(f"--top-k must be 1 or more (got {args.top_k})")
+        raise UsageError(f"--top-k must be 1 or more (got {args.top_k})")
     from app.engine.predict import ImageError, PredictError, check_image
 
     try:
         for image in args.images:
             check_image(image)  # PIL only: a bad file is named before TensorFlow loads
     except ImageError as exc:
-        raise _usage_error(str(exc)) from None
+        raise UsageError(str(exc)) from None
     load_keras()
     from app.engine.predict import Predictor
 
@@ -69,7 +62,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         predictor = Predictor(args.model, unsafe=args.unsafe)
         rows = predictor.predict_paths(args.images, top_k=args.top_k)
     except (ImageError, PredictError) as exc:
-        raise _usage_error(f"{args.model}: {exc}" if isinstance(exc, PredictError) else str(exc)) from None
+        raise UsageError(f"{args.model}: {exc}" if isinstance(exc, PredictError) else str(exc)) from None
     for warning in predictor.warnings:
         print(f"warning: {args.model}: {warning}", file=sys.stderr)
     notes: list[str] = []
@@ -78,11 +71,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             try:
                 info = predictor.gradcam(row["image"], target)
             except PredictError as exc:
-                raise _usage_error(f"{args.model}: {exc}") from None
+                raise UsageError(f"{args.model}: {exc}") from None
             row["gradcam"] = info["output"]
             notes.append(f"wrote {info['output']} (Grad-CAM of '{info['label']}' at layer '{info['layer']}')")
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print_json(rows)
         for note in notes:
             print(note, file=sys.stderr)
     else:
